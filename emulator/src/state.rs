@@ -1,0 +1,95 @@
+//! Shared state: the metadata database, the blob folder, the clock and the fault rules.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::Connection;
+
+use crate::digest::InOrder;
+use crate::faults::FaultRule;
+use crate::{db, Config, StartError};
+
+pub(crate) struct AppState {
+    pub cfg: Config,
+    /// The origin that URLs are minted for when a request carries no `Host`.
+    pub url: String,
+    db: Mutex<Connection>,
+    pub blobs: PathBuf,
+    /// Signs presigned storage URLs; kept in the database so URLs survive a restart.
+    pub signing_key: Vec<u8>,
+    clock_offset_ms: AtomicI64,
+    pub faults: Mutex<Vec<FaultRule>>,
+    /// Running SHA-256 state of multipart uploads, fed in part order as parts arrive.
+    pub in_order: Mutex<HashMap<String, Arc<Mutex<InOrder>>>>,
+}
+
+impl AppState {
+    pub fn open(cfg: Config, data_dir: &Path, url: String) -> Result<AppState, StartError> {
+        let dir_err = |source| StartError::DataDir { path: data_dir.to_path_buf(), source };
+        let blobs = data_dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(dir_err)?;
+        let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg)?;
+        let signing_key = db::signing_key(&conn)?;
+        Ok(AppState {
+            cfg,
+            url,
+            db: Mutex::new(conn),
+            blobs,
+            signing_key,
+            clock_offset_ms: AtomicI64::new(0),
+            faults: Mutex::new(Vec::new()),
+            in_order: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The metadata database. Statements are short; the lock is never held across an await.
+    pub fn db(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (statements are atomic).
+        self.db.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The emulator's clock: wall time plus whatever `/_emulator/clock` added.
+    pub fn now(&self) -> DateTime<Utc> {
+        Utc::now() + Duration::milliseconds(self.clock_offset_ms.load(Ordering::SeqCst))
+    }
+
+    pub fn now_iso(&self) -> String {
+        iso(self.now())
+    }
+
+    pub fn advance_clock(&self, seconds: i64) {
+        self.clock_offset_ms.fetch_add(seconds.saturating_mul(1000), Ordering::SeqCst);
+    }
+
+    pub fn reset_clock(&self) {
+        self.clock_offset_ms.store(0, Ordering::SeqCst);
+    }
+
+    pub fn blob_path(&self, file_id: &str) -> PathBuf {
+        self.blobs.join(file_id)
+    }
+
+    /// Where an upload's bytes gather until complete renames them to `blob_path`.
+    pub fn upload_path(&self, file_id: &str) -> PathBuf {
+        self.blobs.join(format!("{file_id}.upload"))
+    }
+}
+
+/// `2026-11-28T03:36:40.123456Z`: fixed width, so stored timestamps compare as strings.
+pub(crate) fn iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().hyphenated().to_string()
+}
+
+pub(crate) fn random_token(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}

@@ -1,0 +1,613 @@
+//! The storage endpoint behind presigned URLs: PUTs that stream to disk while hashing, and
+//! ranged GETs. It speaks like an object store: no credential, an HMAC-signed URL instead,
+//! XML errors, and a per-connection bandwidth cap when configured.
+
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+use hmac::{Hmac, Mac};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use rusqlite::{params, OptionalExtension};
+use sha2::Sha256;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::time::Instant;
+
+use crate::api::AppStateRef;
+use crate::digest::{feed_from_file, Digest, InOrder};
+use crate::error::storage_error;
+use crate::state::{random_token, AppState};
+
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// A URL for `method path` valid until `expires` (unix seconds), signed over method, path and
+/// query.
+pub(crate) fn presign(
+    state: &AppState,
+    origin: &str,
+    method: &str,
+    path: &str,
+    params: &[(&str, &str)],
+    expires: i64,
+) -> String {
+    let mut query: Vec<String> =
+        params.iter().map(|(k, v)| format!("{k}={}", utf8_percent_encode(v, QUERY_VALUE))).collect();
+    query.push(format!("expires={expires}"));
+    let query = query.join("&");
+    let signature = sign(state, method, path, &query);
+    format!("{origin}{path}?{query}&signature={signature}")
+}
+
+fn sign(state: &AppState, method: &str, path: &str, query: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.signing_key).expect("HMAC takes keys of any length");
+    mac.update(format!("{method}\n{path}\n{query}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The signed query parameters, or the 403 an object store gives for a bad or old URL.
+fn verify(state: &AppState, method: &str, path: &str, raw_query: Option<&str>) -> Result<Vec<(String, String)>, Response> {
+    let denied = |msg: &str| storage_error(StatusCode::FORBIDDEN, "AccessDenied", msg);
+    let raw = raw_query.unwrap_or("");
+    let (signed, signature) =
+        raw.rsplit_once("&signature=").ok_or_else(|| denied("the URL carries no signature"))?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.signing_key).expect("HMAC takes keys of any length");
+    mac.update(format!("{method}\n{path}\n{signed}").as_bytes());
+    let given = hex::decode(signature).map_err(|_| denied("signature does not match"))?;
+    mac.verify_slice(&given).map_err(|_| denied("signature does not match"))?;
+    let params: Vec<(String, String)> = signed
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_string(), percent_encoding::percent_decode_str(v).decode_utf8_lossy().into_owned()))
+        .collect();
+    let expires: i64 = param(&params, "expires").and_then(|e| e.parse().ok()).ok_or_else(|| denied("no expiry"))?;
+    if expires < state.now().timestamp() {
+        return Err(denied("Request has expired"));
+    }
+    Ok(params)
+}
+
+fn param<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn new_etag() -> String {
+    format!("\"{}\"", random_token(16))
+}
+
+/// Storage refuses bodies of unknown length, as S3 does.
+fn declared_length(headers: &HeaderMap) -> Result<u64, Response> {
+    let chunked = headers.get(header::TRANSFER_ENCODING).is_some();
+    match headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()) {
+        Some(n) if !chunked => Ok(n),
+        _ => Err(storage_error(StatusCode::LENGTH_REQUIRED, "MissingContentLength", "send a Content-Length header")),
+    }
+}
+
+struct PendingUpload {
+    mode: String,
+    upload_id: Option<String>,
+    part_size: u64,
+    size: u64,
+}
+
+fn pending_upload(state: &AppState, file_id: &str) -> Result<PendingUpload, Response> {
+    let no_upload = || storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such upload, or it was completed");
+    let row = state
+        .db()
+        .query_row(
+            "SELECT mode, upload_id, part_size, size FROM uploads WHERE file_id = ?1 AND completed_body IS NULL",
+            [file_id],
+            |r| Ok(PendingUpload { mode: r.get(0)?, upload_id: r.get(1)?, part_size: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64, size: r.get::<_, i64>(3)? as u64 }),
+        )
+        .optional();
+    match row {
+        Ok(Some(u)) => Ok(u),
+        Ok(None) => Err(no_upload()),
+        Err(e) => Err(storage_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &e.to_string())),
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    storage_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", &e.to_string())
+}
+
+async fn storage_latency(state: &AppState) {
+    if state.cfg.storage_latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(state.cfg.storage_latency_ms)).await;
+    }
+}
+
+fn stored(etag: &str) -> Response {
+    let mut resp = StatusCode::OK.into_response();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        resp.headers_mut().insert(header::ETAG, v);
+    }
+    resp
+}
+
+/// Sleeps as needed to keep a transfer under the configured bytes per second.
+struct Throttle {
+    rate: u64,
+    start: Instant,
+    bytes: u64,
+}
+
+impl Throttle {
+    fn new(rate: u64) -> Self {
+        Throttle { rate, start: Instant::now(), bytes: 0 }
+    }
+
+    async fn pass(&mut self, n: usize) {
+        if self.rate == 0 {
+            return;
+        }
+        self.bytes += n as u64;
+        let due = self.start + Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
+        tokio::time::sleep_until(due).await;
+    }
+}
+
+enum ReceiveError {
+    /// The client went away or sent a broken body.
+    Body,
+    TooLong,
+    Io(std::io::Error),
+}
+
+/// Streams `body` into `file` from `offset`, feeding `digest`, on a blocking thread so the
+/// network side keeps receiving while the disk side writes. Returns the bytes written.
+async fn receive(
+    state: &AppState,
+    body: Body,
+    file: std::fs::File,
+    offset: u64,
+    limit: u64,
+    digest: Option<Digest>,
+) -> (Result<u64, ReceiveError>, Option<Digest>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let writer = tokio::task::spawn_blocking(move || {
+        let mut digest = digest;
+        let mut pos = offset;
+        while let Some(chunk) = rx.blocking_recv() {
+            if let Err(e) = file.write_all_at(&chunk, pos) {
+                return (Err(e), digest);
+            }
+            pos += chunk.len() as u64;
+            if let Some(d) = digest.as_mut() {
+                d.update(&chunk);
+            }
+        }
+        (Ok(pos - offset), digest)
+    });
+    let mut throttle = Throttle::new(state.cfg.storage_bytes_per_sec);
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    let mut failure = None;
+    while let Some(frame) = stream.next().await {
+        let chunk = match frame {
+            Ok(chunk) => chunk,
+            Err(_) => {
+                failure = Some(ReceiveError::Body);
+                break;
+            }
+        };
+        total += chunk.len() as u64;
+        if total > limit {
+            failure = Some(ReceiveError::TooLong);
+            break;
+        }
+        let n = chunk.len();
+        if tx.send(chunk).await.is_err() {
+            break; // the writer failed; its error is reported below
+        }
+        throttle.pass(n).await;
+    }
+    drop(tx);
+    let (written, digest) = match writer.await {
+        Ok(result) => result,
+        Err(e) => (Err(std::io::Error::other(e.to_string())), None),
+    };
+    match (failure, written) {
+        (Some(f), _) => (Err(f), digest),
+        (None, Err(e)) => (Err(ReceiveError::Io(e)), digest),
+        (None, Ok(n)) => (Ok(n), digest),
+    }
+}
+
+fn receive_failure(e: ReceiveError, expected: u64) -> Response {
+    match e {
+        ReceiveError::Body => storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "the request body broke off"),
+        ReceiveError::TooLong => storage_error(
+            StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            &format!("the body is longer than its Content-Length ({expected})"),
+        ),
+        ReceiveError::Io(e) => internal(e),
+    }
+}
+
+fn open_for_write(path: &PathBuf, truncate: bool) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().create(true).write(true).truncate(truncate).open(path)
+}
+
+/// `PUT` of a single-mode upload: the whole object, typed as signed.
+pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let params = match verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let length = match declared_length(&parts.headers) {
+        Ok(n) => n,
+        Err(resp) => return resp,
+    };
+    let sent_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let signed_type = param(&params, "content_type").unwrap_or("");
+    if sent_type != signed_type {
+        return storage_error(
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+            &format!("this URL is signed for Content-Type '{signed_type}', the request sent '{sent_type}'"),
+        );
+    }
+    let upload = match pending_upload(&state, &file_id) {
+        Ok(u) if u.mode == "single" => u,
+        Ok(_) => return storage_error(StatusCode::BAD_REQUEST, "InvalidRequest", "this upload is multipart"),
+        Err(resp) => return resp,
+    };
+    let _ = upload.size; // a wrong length is judged at complete, as the object's size
+    // A new PUT goes to a file of its own, so one that breaks off leaves the last good one.
+    let temp = state.blobs.join(format!("{file_id}.put-{}", random_token(6)));
+    let file = match open_for_write(&temp, true) {
+        Ok(f) => f,
+        Err(e) => return internal(e),
+    };
+    let (result, digest) = receive(&state, body, file, 0, length, Some(Digest::default())).await;
+    let written = match result {
+        Ok(n) if n == length => n,
+        Ok(_) => {
+            let _ = std::fs::remove_file(&temp);
+            return storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "fewer bytes than Content-Length");
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return receive_failure(e, length);
+        }
+    };
+    let Some((sha256, infected)) = digest.map(Digest::finish) else { return internal("digest lost") };
+    if let Err(e) = std::fs::rename(&temp, state.upload_path(&file_id)) {
+        return internal(e);
+    }
+    let etag = new_etag();
+    let updated = state.db().execute(
+        "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
+        params![written as i64, etag, sha256, infected, file_id],
+    );
+    if let Err(e) = updated {
+        return internal(e);
+    }
+    storage_latency(&state).await;
+    stored(&etag)
+}
+
+pub(crate) fn part_count(size: u64, part_size: u64) -> u32 {
+    size.div_ceil(part_size).max(1) as u32
+}
+
+/// The running in-order digest of a multipart upload.
+pub(crate) fn in_order(state: &AppState, file_id: &str, part_count: u32) -> Arc<Mutex<InOrder>> {
+    let mut map = state.in_order.lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(file_id.to_string()).or_insert_with(|| Arc::new(Mutex::new(InOrder::new(part_count)))).clone()
+}
+
+fn lock(order: &Mutex<InOrder>) -> std::sync::MutexGuard<'_, InOrder> {
+    order.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// `PUT` of part `n` of a multipart upload, written at its offset in the upload's file.
+pub(crate) async fn put_part(
+    State(state): AppStateRef,
+    Path((file_id, part)): Path<(String, u32)>,
+    req: Request,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let params = match verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
+        Ok(p) => p,
+        Err(resp) => return resp,
+    };
+    let length = match declared_length(&parts.headers) {
+        Ok(n) => n,
+        Err(resp) => return resp,
+    };
+    let upload = match pending_upload(&state, &file_id) {
+        Ok(u) if u.mode == "multipart" && u.upload_id.as_deref() == param(&params, "upload_id") => u,
+        Ok(_) => return storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such multipart upload"),
+        Err(resp) => return resp,
+    };
+    let count = part_count(upload.size, upload.part_size);
+    if part == 0 || part > count {
+        return storage_error(StatusCode::BAD_REQUEST, "InvalidPart", &format!("part numbers run from 1 to {count}"));
+    }
+    let offset = (part as u64 - 1) * upload.part_size;
+    let expected = upload.part_size.min(upload.size - offset);
+    if length != expected {
+        return storage_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidPartSize",
+            &format!("part {part} must be exactly {expected} bytes, the request declares {length}"),
+        );
+    }
+    let order = in_order(&state, &file_id, count);
+    let (gen, feeding) = lock(&order).start_part(part);
+    // Starting a PUT forgets the part's last upload: one that breaks off leaves it missing.
+    let forgot = state
+        .db()
+        .execute("DELETE FROM parts WHERE file_id = ?1 AND part_number = ?2", params![file_id, part]);
+    if let Err(e) = forgot {
+        lock(&order).end_part(part, gen, feeding, false);
+        return internal(e);
+    }
+    let file = match open_for_write(&state.upload_path(&file_id), false) {
+        Ok(f) => f,
+        Err(e) => {
+            lock(&order).end_part(part, gen, feeding, false);
+            return internal(e);
+        }
+    };
+    let (result, fed) = receive(&state, body, file, offset, expected, feeding).await;
+    let complete = matches!(result, Ok(n) if n == expected);
+    let etag = new_etag();
+    if complete {
+        let current = lock(&order).is_current(part, gen);
+        if current {
+            let recorded = state.db().execute(
+                "INSERT OR REPLACE INTO parts (file_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)",
+                params![file_id, part, expected as i64, etag],
+            );
+            if let Err(e) = recorded {
+                lock(&order).end_part(part, gen, fed, false);
+                return internal(e);
+            }
+        }
+    }
+    lock(&order).end_part(part, gen, fed, complete);
+    if !complete {
+        return match result {
+            Err(e) => receive_failure(e, length),
+            Ok(_) => storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "fewer bytes than Content-Length"),
+        };
+    }
+    catch_up(&state, &order, &file_id, upload.part_size, upload.size).await;
+    storage_latency(&state).await;
+    stored(&etag)
+}
+
+/// Feeds parts that arrived ahead of their turn, now that the gap before them is closed.
+async fn catch_up(state: &AppState, order: &Arc<Mutex<InOrder>>, file_id: &str, part_size: u64, size: u64) {
+    loop {
+        let Some((part, gen, mut digest)) = lock(order).take_next_waiting() else { return };
+        let path = state.upload_path(file_id);
+        let offset = (part as u64 - 1) * part_size;
+        let len = part_size.min(size - offset);
+        let fed = tokio::task::spawn_blocking(move || {
+            let ok = feed_from_file(&path, offset, len, &mut digest).is_ok();
+            (ok, digest)
+        })
+        .await;
+        match fed {
+            Ok((ok, digest)) => lock(order).end_part(part, gen, Some(digest), ok),
+            Err(_) => {
+                let mut o = lock(order);
+                o.valid = false;
+                o.digest = Some(Digest::default());
+                return;
+            }
+        }
+    }
+}
+
+/// The object's (sha256, infected) for complete: from the running digest when every part
+/// was fed in order, else from one read of the file.
+pub(crate) async fn multipart_digest(state: &AppState, file_id: &str, part_count: u32, size: u64) -> std::io::Result<(String, bool)> {
+    let ready = lock(&in_order(state, file_id, part_count)).result();
+    if let Some(result) = ready {
+        return Ok(result);
+    }
+    let path = state.upload_path(file_id);
+    tokio::task::spawn_blocking(move || {
+        let mut digest = Digest::default();
+        feed_from_file(&path, 0, size, &mut digest)?;
+        Ok(digest.finish())
+    })
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?
+}
+
+/// What a GET of a stored object is served as.
+pub(crate) struct Serve {
+    pub path: PathBuf,
+    pub size: u64,
+    pub mime: String,
+    pub sha256: String,
+    pub file_name: String,
+    pub attachment: bool,
+    pub cache_control: &'static str,
+    /// Storage GETs pay the configured latency and bandwidth cap; links do not.
+    pub as_storage: bool,
+}
+
+/// Serves an object with `ETag`, `If-None-Match` and single `Range` support. The flag says
+/// whether bytes were served (200/206 to a GET).
+pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap, s: Serve) -> (Response, bool) {
+    let etag = format!("\"{}\"", s.sha256);
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::CACHE_CONTROL, s.cache_control)
+        .header(header::ACCEPT_RANGES, "bytes");
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim() == format!("W/{etag}")));
+    if not_modified {
+        let resp = builder.status(StatusCode::NOT_MODIFIED).body(Body::empty());
+        return (resp.unwrap_or_else(|e| internal(e)), false);
+    }
+    let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
+        None => None,
+        Some(spec) => match parse_range(spec, s.size) {
+            RangeSpec::Whole => None,
+            RangeSpec::Part(start, end) => Some((start, end)),
+            RangeSpec::Unsatisfiable => {
+                let resp = builder
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{}", s.size))
+                    .body(Body::empty());
+                return (resp.unwrap_or_else(|e| internal(e)), false);
+            }
+        },
+    };
+    let (status, start, len) = match range {
+        Some((start, end)) => {
+            builder = builder.header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{}", s.size));
+            (StatusCode::PARTIAL_CONTENT, start, end - start + 1)
+        }
+        None => (StatusCode::OK, 0, s.size),
+    };
+    builder = builder
+        .status(status)
+        .header(header::CONTENT_TYPE, &s.mime)
+        .header(header::CONTENT_LENGTH, len)
+        .header(header::CONTENT_DISPOSITION, content_disposition(s.attachment, &s.file_name));
+    if s.as_storage {
+        storage_latency(state).await;
+    }
+    if method == Method::HEAD {
+        return (builder.body(Body::empty()).unwrap_or_else(|e| internal(e)), false);
+    }
+    let mut file = match tokio::fs::File::open(&s.path).await {
+        Ok(f) => f,
+        Err(e) => return (internal(e), false),
+    };
+    if let Err(e) = file.seek(std::io::SeekFrom::Start(start)).await {
+        return (internal(e), false);
+    }
+    let rate = if s.as_storage { state.cfg.storage_bytes_per_sec } else { 0 };
+    let reader = file.take(len);
+    let stream = futures_util::stream::unfold((reader, Throttle::new(rate)), |(mut reader, mut throttle)| async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        match reader.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                throttle.pass(n).await;
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (reader, throttle)))
+            }
+            Err(e) => Some((Err(e), (reader, throttle))),
+        }
+    });
+    (builder.body(Body::from_stream(stream)).unwrap_or_else(|e| internal(e)), true)
+}
+
+enum RangeSpec {
+    Whole,
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+/// One `bytes=` range (RFC 9110). Several ranges, or one we cannot read, get the whole body.
+fn parse_range(spec: &str, size: u64) -> RangeSpec {
+    let Some(ranges) = spec.trim().strip_prefix("bytes=") else { return RangeSpec::Whole };
+    if ranges.contains(',') {
+        return RangeSpec::Whole;
+    }
+    let Some((first, last)) = ranges.trim().split_once('-') else { return RangeSpec::Whole };
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        return match last.parse::<u64>() {
+            Ok(0) => RangeSpec::Unsatisfiable,
+            Ok(n) if size > 0 => RangeSpec::Part(size.saturating_sub(n), size - 1),
+            Ok(_) => RangeSpec::Unsatisfiable,
+            Err(_) => RangeSpec::Whole,
+        };
+    }
+    let Ok(start) = first.parse::<u64>() else { return RangeSpec::Whole };
+    let end = if last.is_empty() {
+        size.saturating_sub(1)
+    } else {
+        match last.parse::<u64>() {
+            Ok(e) if e >= start => e.min(size.saturating_sub(1)),
+            _ => return RangeSpec::Whole,
+        }
+    };
+    if start >= size {
+        RangeSpec::Unsatisfiable
+    } else {
+        RangeSpec::Part(start, end)
+    }
+}
+
+fn content_disposition(attachment: bool, name: &str) -> String {
+    let kind = if attachment { "attachment" } else { "inline" };
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii() && !c.is_ascii_control() && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
+    let encoded = utf8_percent_encode(name, QUERY_VALUE);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+/// `GET`/`HEAD` of a presigned download URL.
+pub(crate) async fn get_object(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    if let Err(resp) = verify(&state, "GET", parts.uri.path(), parts.uri.query()) {
+        return resp;
+    }
+    let row = state
+        .db()
+        .query_row(
+            "SELECT size, mime, sha256, original_name FROM files WHERE id = ?1",
+            [&file_id],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),
+        )
+        .optional();
+    let (size, mime, sha256, file_name) = match row {
+        Ok(Some(r)) => r,
+        Ok(None) => return storage_error(StatusCode::NOT_FOUND, "NoSuchKey", "no such object"),
+        Err(e) => return internal(e),
+    };
+    let s = Serve {
+        path: state.blob_path(&file_id),
+        size: size as u64,
+        mime,
+        sha256,
+        file_name,
+        attachment: true,
+        cache_control: "private, no-cache",
+        as_storage: true,
+    };
+    serve(&state, &parts.method, &parts.headers, s).await.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert!(matches!(parse_range("bytes=0-4", 10), RangeSpec::Part(0, 4)));
+        assert!(matches!(parse_range("bytes=5-", 10), RangeSpec::Part(5, 9)));
+        assert!(matches!(parse_range("bytes=-3", 10), RangeSpec::Part(7, 9)));
+        assert!(matches!(parse_range("bytes=-30", 10), RangeSpec::Part(0, 9)));
+        assert!(matches!(parse_range("bytes=8-100", 10), RangeSpec::Part(8, 9)));
+        assert!(matches!(parse_range("bytes=10-", 10), RangeSpec::Unsatisfiable));
+        assert!(matches!(parse_range("bytes=0-1,3-4", 10), RangeSpec::Whole));
+        assert!(matches!(parse_range("items=0-1", 10), RangeSpec::Whole));
+        assert!(matches!(parse_range("bytes=4-2", 10), RangeSpec::Whole));
+    }
+}

@@ -1,0 +1,352 @@
+//! Upload flow (PROTOCOL §6): initiate hands out presigned storage URLs; complete checks
+//! what storage received and turns it into a file.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value};
+
+use crate::api::{app_problem, authorize, bytes_used, ok_json, origin, require_space, AppStateRef, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::files;
+use crate::folders;
+use crate::state::{iso, new_id, random_token, AppState};
+use crate::storage::{multipart_digest, part_count, presign};
+use crate::validate::{Input, Need};
+
+const UPLOAD_URL_TTL_SECS: i64 = 3600;
+const UPLOAD_LIFETIME_HOURS: i64 = 24;
+const MAX_PARTS: u64 = 10_000;
+const MAX_OBJECT_SIZE: u64 = 5 << 40;
+
+/// The app an upload is tagged with: a delegated token's own, unless the body names another.
+fn upload_app(caller: &Caller, requested: Option<String>) -> ApiResult<Option<String>> {
+    match (&caller.app, requested) {
+        (Some(own), Some(asked)) if *own != asked => {
+            Err(ApiError::forbidden(format!("this token is confined to app '{own}'")))
+        }
+        (Some(own), _) => Ok(Some(own.clone())),
+        (None, asked) => Ok(asked),
+    }
+}
+
+fn extension(name: &str) -> String {
+    match name.rsplit_once('.') {
+        Some((stem, ext))
+            if !stem.is_empty() && !ext.is_empty() && ext.len() <= 16 && ext.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+        {
+            ext.to_ascii_lowercase()
+        }
+        _ => "bin".to_string(),
+    }
+}
+
+pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let caller = authorize(&state, &headers, &["files:write"])?;
+    let mut input = Input::body(&body)?;
+    let name = input.name("original_name", Need::Required);
+    let content_type = input.string("content_type", Need::Required);
+    let size = input.int("size", Need::Required);
+    let space_id = input.id("space_id", Need::Required);
+    let folder_id = input.id("folder_id", Need::Nullable);
+    let app = input.string("app", Need::Nullable);
+    if content_type.as_deref().is_some_and(|t| !t.contains('/') || t.len() > 255) {
+        input.fail("content_type", "content_type must be a MIME type such as 'image/png'");
+    }
+    if size.is_some_and(|s| s < 0 || s as u64 > MAX_OBJECT_SIZE) {
+        input.fail("size", "size must be between 0 and 5 TiB");
+    }
+    if let Some(problem) = app.as_deref().and_then(app_problem) {
+        input.fail("app", problem);
+    }
+    input.finish()?;
+    let (Some(name), Some(content_type), Some(size), Some(space_id)) = (name, content_type, size, space_id) else {
+        return Err(ApiError::internal("validated input"));
+    };
+    let size = size as u64;
+    let app = upload_app(&caller, app)?;
+    require_space(&state, &caller.tenant, &space_id)?;
+    let now = state.now();
+    let conn = state.db();
+    if let Some(folder) = &folder_id {
+        folders::require_live_in_space(&conn, &caller.tenant, folder, &space_id)?;
+    }
+    let limit: i64 = conn.query_row("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
+    if bytes_used(&conn, &caller.tenant)? + size as i64 > limit {
+        return Err(ApiError::quota_exceeded());
+    }
+    let file_id = new_id();
+    let key = match &app {
+        Some(app) => format!("{}/{app}/{space_id}/incoming/{file_id}.{}", caller.tenant, extension(&name)),
+        None => format!("{}/{space_id}/incoming/{file_id}.{}", caller.tenant, extension(&name)),
+    };
+    let multipart = size >= state.cfg.multipart_threshold;
+    let part_size = state.cfg.part_size.max(size.div_ceil(MAX_PARTS)).max(1);
+    let upload_id = multipart.then(|| random_token(16));
+    conn.execute(
+        "INSERT INTO uploads (file_id, tenant_id, space_id, folder_id, app, key, mode, upload_id, part_size, size,
+            content_type, original_name, created_by, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            file_id, caller.tenant, space_id, folder_id, app, key,
+            if multipart { "multipart" } else { "single" }, upload_id,
+            multipart.then_some(part_size as i64), size as i64, content_type, name, caller.user_id, iso(now),
+        ],
+    )?;
+    drop(conn);
+    let origin = origin(&state, &headers);
+    let expires = (now + chrono::Duration::seconds(UPLOAD_URL_TTL_SECS)).timestamp();
+    let path = format!("/_storage/uploads/{file_id}");
+    let ticket = match upload_id {
+        None => json!({
+            "mode": "single", "file_id": file_id, "key": key,
+            "upload_url": presign(&state, &origin, "PUT", &path, &[("content_type", &content_type)], expires),
+        }),
+        Some(upload_id) => {
+            let part_urls: Vec<Value> = (1..=part_count(size, part_size))
+                .map(|n| {
+                    let url = presign(&state, &origin, "PUT", &format!("{path}/parts/{n}"), &[("upload_id", &upload_id)], expires);
+                    json!({ "part_number": n, "url": url })
+                })
+                .collect();
+            json!({
+                "mode": "multipart", "file_id": file_id, "key": key, "upload_id": upload_id,
+                "part_size": part_size, "part_urls": part_urls,
+            })
+        }
+    };
+    Ok(ok_json(StatusCode::OK, ticket))
+}
+
+struct Upload {
+    space_id: String,
+    folder_id: Option<String>,
+    app: Option<String>,
+    mode: String,
+    upload_id: Option<String>,
+    part_size: u64,
+    size: u64,
+    created_by: Option<String>,
+    created_at: String,
+    put_size: Option<i64>,
+    put_sha256: Option<String>,
+    put_infected: Option<bool>,
+    completed_body: Option<String>,
+}
+
+pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
+    let caller = authorize(&state, &headers, &["files:write"])?;
+    let mut input = Input::body(&body)?;
+    let file_id = input.id("file_id", Need::Required);
+    let key = input.string("key", Need::Required);
+    let upload_id = input.string("upload_id", Need::Nullable);
+    let has_parts = input.has("parts");
+    let name = input.name("original_name", Need::Required);
+    let mime = input.string("mime", Need::Required);
+    let size = input.int("size", Need::Required);
+    let sha256 = input.string("sha256", Need::Required);
+    let space_id = input.id("space_id", Need::Required);
+    let folder_id = input.id("folder_id", Need::Nullable);
+    let app = input.string("app", Need::Nullable);
+    let client_key = input.string("client_key", Need::Nullable);
+    let parts = read_parts(&mut input, has_parts);
+    if sha256.as_deref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
+        input.fail("sha256", "sha256 must be 64 hexadecimal digits");
+    }
+    if client_key.as_deref().is_some_and(|k| k.is_empty() || k.len() > 1024) {
+        input.fail("client_key", "client_key must be 1-1024 characters");
+    }
+    let body_json = Value::Object(input.raw().clone());
+    input.finish()?;
+    let (Some(file_id), Some(key), Some(name), Some(mime), Some(size), Some(sha256), Some(space_id)) =
+        (file_id, key, name, mime, size, sha256, space_id)
+    else {
+        return Err(ApiError::internal("validated input"));
+    };
+    let app = upload_app(&caller, app)?;
+    let now = state.now();
+    let up = find_upload(&state, &caller.tenant, &file_id, &key)?;
+    if let Some(done) = &up.completed_body {
+        // A repeat of the call that succeeded (its answer may have been lost) gets the file.
+        let same = serde_json::from_str::<Value>(done).is_ok_and(|v| v == body_json);
+        if !same {
+            return Err(ApiError::conflict("this upload was already completed with another request"));
+        }
+        let conn = state.db();
+        return Ok(ok_json(StatusCode::OK, files::json_of(&conn, &file_id, &iso(now), false)?));
+    }
+    if up.created_at < iso(now - chrono::Duration::hours(UPLOAD_LIFETIME_HOURS)) {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "upload expired"));
+    }
+    if up.space_id != space_id {
+        return Err(ApiError::bad_request("space_id differs from the initiated upload's"));
+    }
+    if up.folder_id != folder_id {
+        return Err(ApiError::bad_request("folder_id differs from the initiated upload's"));
+    }
+    if up.app != app {
+        return Err(ApiError::bad_request("app differs from the initiated upload's"));
+    }
+    if size < 0 || size as u64 != up.size {
+        return Err(ApiError::bad_request(format!("size mismatch: the upload was initiated with {} bytes, complete says {size}", up.size)));
+    }
+    let (actual_sha, infected) = if up.mode == "single" {
+        if upload_id.is_some() || parts.is_some() {
+            return Err(ApiError::bad_request("upload_id and parts must be null for a single upload"));
+        }
+        let (Some(put_size), Some(sha), Some(infected)) = (up.put_size, up.put_sha256.clone(), up.put_infected) else {
+            return Err(ApiError::bad_request("missing object: nothing was PUT to the upload URL"));
+        };
+        if put_size as u64 != up.size {
+            return Err(ApiError::bad_request(format!("size mismatch: the stored object has {put_size} bytes, not {}", up.size)));
+        }
+        (sha, infected)
+    } else {
+        if upload_id != up.upload_id {
+            return Err(ApiError::bad_request("upload_id does not match this upload"));
+        }
+        let Some(parts) = parts else {
+            return Err(ApiError::bad_request("parts is required for a multipart upload"));
+        };
+        let count = part_count(up.size, up.part_size);
+        check_parts(&state, &file_id, &parts, count)?;
+        multipart_digest(&state, &file_id, count, up.size).await?
+    };
+    if !actual_sha.eq_ignore_ascii_case(&sha256) {
+        return Err(ApiError::bad_request(format!("sha256 mismatch: the stored object's sha256 is {actual_sha}")));
+    }
+    finish(&state, &caller, &file_id, &up, Finished { name, mime, sha256: actual_sha, infected, client_key, body: body_json })
+}
+
+fn find_upload(state: &AppState, tenant: &str, file_id: &str, key: &str) -> ApiResult<Upload> {
+    state
+        .db()
+        .query_row(
+            "SELECT space_id, folder_id, app, mode, upload_id, part_size, size, created_by, created_at,
+                    put_size, put_sha256, put_infected, completed_body
+             FROM uploads WHERE file_id = ?1 AND tenant_id = ?2 AND key = ?3",
+            params![file_id, tenant, key],
+            |r| {
+                Ok(Upload {
+                    space_id: r.get(0)?,
+                    folder_id: r.get(1)?,
+                    app: r.get(2)?,
+                    mode: r.get(3)?,
+                    upload_id: r.get(4)?,
+                    part_size: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+                    size: r.get::<_, i64>(6)? as u64,
+                    created_by: r.get(7)?,
+                    created_at: r.get(8)?,
+                    put_size: r.get(9)?,
+                    put_sha256: r.get(10)?,
+                    put_infected: r.get(11)?,
+                    completed_body: r.get(12)?,
+                })
+            },
+        )
+        .optional()?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no upload with this file_id and key"))
+}
+
+/// `parts`: null, or a list of `{"PartNumber": int, "ETag": str}`.
+fn read_parts(input: &mut Input, present: bool) -> Option<Vec<(i64, String)>> {
+    if !present {
+        input.string("parts", Need::Nullable); // records "Field required"
+        return None;
+    }
+    let raw = input.raw().get("parts").cloned().unwrap_or(Value::Null);
+    let list = match raw {
+        Value::Null => return None,
+        Value::Array(list) => list,
+        _ => {
+            input.fail("parts", "parts must be a list of {\"PartNumber\", \"ETag\"} or null");
+            return None;
+        }
+    };
+    let mut parts = Vec::with_capacity(list.len());
+    for item in list {
+        match (item.get("PartNumber").and_then(Value::as_i64), item.get("ETag").and_then(Value::as_str)) {
+            (Some(n), Some(etag)) => parts.push((n, etag.to_string())),
+            _ => {
+                input.fail("parts", "each part must be {\"PartNumber\": int, \"ETag\": str}");
+                return None;
+            }
+        }
+    }
+    Some(parts)
+}
+
+/// The part list must name parts 1..=count in ascending order, each with the ETag storage gave.
+fn check_parts(state: &AppState, file_id: &str, claimed: &[(i64, String)], count: u32) -> ApiResult<()> {
+    if claimed.windows(2).any(|w| w[1].0 <= w[0].0) {
+        return Err(ApiError::bad_request("parts are not in ascending PartNumber order"));
+    }
+    if let Some((n, _)) = claimed.iter().find(|(n, _)| *n < 1 || *n > count as i64) {
+        return Err(ApiError::bad_request(format!("part {n} does not exist: this upload has parts 1 to {count}")));
+    }
+    for (i, expected) in (1..=count as i64).enumerate() {
+        if claimed.get(i).map(|(n, _)| *n) != Some(expected) {
+            return Err(ApiError::bad_request(format!("missing part {expected} in the part list")));
+        }
+    }
+    let conn = state.db();
+    let mut stmt = conn.prepare("SELECT etag FROM parts WHERE file_id = ?1 AND part_number = ?2")?;
+    for (n, etag) in claimed {
+        let stored: Option<String> = stmt.query_row(params![file_id, n], |r| r.get(0)).optional()?;
+        match stored {
+            None => return Err(ApiError::bad_request(format!("missing part {n}: it was never uploaded"))),
+            Some(s) if s != *etag => return Err(ApiError::bad_request(format!("ETag mismatch for part {n}"))),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+struct Finished {
+    name: String,
+    mime: String,
+    sha256: String,
+    infected: bool,
+    client_key: Option<String>,
+    body: Value,
+}
+
+fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Finished) -> ApiResult<Response> {
+    let now = state.now();
+    let now_iso = iso(now);
+    let scan_done = iso(now + chrono::Duration::milliseconds(state.cfg.scan_delay_ms as i64));
+    let mut conn = state.db();
+    let tx = conn.transaction()?;
+    let still_open: bool = tx.query_row("SELECT completed_body IS NULL FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
+    if !still_open {
+        return Err(ApiError::conflict("this upload was completed by a concurrent request"));
+    }
+    let limit: i64 = tx.query_row("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
+    if bytes_used(&tx, &caller.tenant)? + up.size as i64 > limit {
+        return Err(ApiError::quota_exceeded());
+    }
+    let stored_name = format!("{file_id}.{}", extension(&f.name));
+    tx.execute(
+        "INSERT INTO files (id, tenant_id, space_id, folder_id, original_name, name, mime, size, sha256, scan_result,
+            scan_done_at, created_by, source_app, client_key, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
+        params![
+            file_id, caller.tenant, up.space_id, up.folder_id, f.name, stored_name, f.mime, up.size as i64,
+            f.sha256.to_ascii_lowercase(), if f.infected { "infected" } else { "clean" }, scan_done,
+            up.created_by.clone().or(caller.user_id.clone()), up.app, f.client_key, now_iso,
+        ],
+    )?;
+    tx.execute("UPDATE uploads SET completed_body = ?1 WHERE file_id = ?2", params![f.body.to_string(), file_id])?;
+    tx.execute("DELETE FROM parts WHERE file_id = ?1", [file_id])?;
+    let blob = state.blob_path(file_id);
+    let pending = state.upload_path(file_id);
+    if up.size == 0 && !pending.exists() {
+        std::fs::File::create(&pending)?;
+    }
+    std::fs::rename(&pending, &blob)?;
+    tx.commit()?;
+    state.in_order.lock().unwrap_or_else(|p| p.into_inner()).remove(file_id);
+    Ok(ok_json(StatusCode::OK, files::json_of(&conn, file_id, &now_iso, true)?))
+}
