@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -155,23 +155,46 @@ pub(crate) async fn apply(State(state): State<Arc<AppState>>, req: Request, next
             resp
         }
         Action::Reset => {
-            read_some(req.into_body(), rule.after_bytes.unwrap_or(0)).await;
-            if let Some(kill) = kill {
-                kill.kill();
-            }
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            // The handler runs and sees the body break off after `after_bytes`, as it would
+            // when a client's connection dies mid-request.
+            let (parts, body) = req.into_parts();
+            let body = breaking_body(body, rule.after_bytes.unwrap_or(0), kill);
+            next.run(Request::from_parts(parts, body)).await
         }
     }
 }
 
-/// Reads and discards up to `limit` bytes of a request body.
-async fn read_some(body: Body, limit: u64) {
-    let mut stream = body.into_data_stream();
-    let mut seen = 0u64;
-    while seen < limit {
-        match stream.next().await {
-            Some(Ok(chunk)) => seen += chunk.len() as u64,
-            _ => break,
+/// `body` cut after `limit` bytes: then an error, and the connection is killed.
+fn breaking_body(body: Body, limit: u64, kill: Option<ConnKill>) -> Body {
+    let stream = body.into_data_stream();
+    let broken = futures_util::stream::unfold((stream, 0u64, false), move |(mut stream, seen, done)| {
+        let kill = kill.clone();
+        async move {
+            if done {
+                return None;
+            }
+            let cut = || {
+                if let Some(k) = &kill {
+                    k.kill();
+                }
+                Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by a fault rule"))
+            };
+            if seen >= limit {
+                return Some((cut(), (stream, seen, true)));
+            }
+            match stream.next().await {
+                Some(Ok(mut chunk)) => {
+                    let room = (limit - seen) as usize;
+                    if chunk.len() > room {
+                        chunk.truncate(room);
+                    }
+                    let n = chunk.len() as u64;
+                    Some((Ok(chunk), (stream, seen + n, false)))
+                }
+                Some(Err(e)) => Some((Err(std::io::Error::other(e.to_string())), (stream, seen, true))),
+                None => Some((cut(), (stream, seen, true))),
+            }
         }
-    }
+    });
+    Body::from_stream(broken)
 }

@@ -3,6 +3,11 @@ use std::io::Write;
 use clap::Parser;
 use fluidcloud_emulator::{Args, Emulator};
 
+// Request bodies stream through short-lived buffers of a few hundred KiB; mimalloc reuses
+// them where the system allocator keeps handing fresh, zeroed pages back and forth.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let args = match Args::try_parse() {
