@@ -118,7 +118,8 @@ pub(crate) fn create_tenant(
     Ok(id)
 }
 
-pub(crate) fn signing_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
+/// The key that signs storage URLs, made once per data folder.
+pub(crate) fn signing_key(conn: &Connection) -> rusqlite::Result<[u8; 32]> {
     let existing: Option<String> =
         conn.query_row("SELECT v FROM meta WHERE k = 'signing_key'", [], |r| r.get(0)).optional()?;
     let key = match existing {
@@ -129,7 +130,8 @@ pub(crate) fn signing_key(conn: &Connection) -> rusqlite::Result<Vec<u8>> {
             k
         }
     };
-    Ok(key.into_bytes())
+    use sha2::Digest;
+    Ok(sha2::Sha256::digest(key.as_bytes()).into())
 }
 
 /// Everything but the signing key goes; the default tenant is made anew.

@@ -108,7 +108,7 @@ pub(crate) async fn update(
     let caller = authorize(&state, &headers, &["files:write"])?;
     let id = path_id(&id)?;
     let mut input = Input::body(&body)?;
-    let new_name = input.name("original_name", Need::Optional);
+    let new_name = input.name("original_name", Need::NotNull);
     let moving = input.has("folder_id");
     let new_folder = input.id("folder_id", Need::Optional);
     if !input.has("original_name") && !moving {

@@ -125,7 +125,7 @@ pub(crate) async fn update(
     let caller = authorize(&state, &headers, &["files:write"])?;
     let id = path_id(&id)?;
     let mut input = Input::body(&body)?;
-    let new_name = input.name("name", Need::Optional);
+    let new_name = input.name("name", Need::NotNull);
     let moving = input.has("parent_id");
     let new_parent = input.id("parent_id", Need::Optional);
     if !input.has("name") && !moving {

@@ -19,7 +19,7 @@ pub(crate) struct AppState {
     db: Mutex<Connection>,
     pub blobs: PathBuf,
     /// Signs presigned storage URLs; kept in the database so URLs survive a restart.
-    pub signing_key: Vec<u8>,
+    pub signing_key: [u8; 32],
     clock_offset_ms: AtomicI64,
     pub faults: Mutex<Vec<FaultRule>>,
     /// Running SHA-256 state of multipart uploads, fed in part order as parts arrive.

@@ -44,10 +44,15 @@ pub(crate) fn presign(
     format!("{origin}{path}?{query}&signature={signature}")
 }
 
-fn sign(state: &AppState, method: &str, path: &str, query: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&state.signing_key).expect("HMAC takes keys of any length");
+fn signature_mac(state: &AppState, method: &str, path: &str, query: &str) -> Hmac<Sha256> {
+    // HMAC takes keys of any length; only fixed-key MACs can refuse one.
+    let mut mac = Hmac::<Sha256>::new_from_slice(&state.signing_key).expect("HMAC accepts any key length");
     mac.update(format!("{method}\n{path}\n{query}").as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+    mac
+}
+
+fn sign(state: &AppState, method: &str, path: &str, query: &str) -> String {
+    hex::encode(signature_mac(state, method, path, query).finalize().into_bytes())
 }
 
 /// The signed query parameters, or the 403 an object store gives for a bad or old URL.
@@ -56,8 +61,7 @@ fn verify(state: &AppState, method: &str, path: &str, raw_query: Option<&str>) -
     let raw = raw_query.unwrap_or("");
     let (signed, signature) =
         raw.rsplit_once("&signature=").ok_or_else(|| denied("the URL carries no signature"))?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(&state.signing_key).expect("HMAC takes keys of any length");
-    mac.update(format!("{method}\n{path}\n{signed}").as_bytes());
+    let mac = signature_mac(state, method, path, signed);
     let given = hex::decode(signature).map_err(|_| denied("signature does not match"))?;
     mac.verify_slice(&given).map_err(|_| denied("signature does not match"))?;
     let params: Vec<(String, String)> = signed
@@ -235,32 +239,33 @@ fn open_for_write(path: &PathBuf, truncate: bool) -> std::io::Result<std::fs::Fi
     std::fs::OpenOptions::new().create(true).write(true).truncate(truncate).open(path)
 }
 
-/// `PUT` of a single-mode upload: the whole object, typed as signed.
-pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
-    let params = match verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let length = match declared_length(&parts.headers) {
-        Ok(n) => n,
-        Err(resp) => return resp,
-    };
+/// The declared length of a single PUT that may go ahead.
+fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Parts) -> Result<u64, Response> {
+    let params = verify(state, "PUT", parts.uri.path(), parts.uri.query())?;
+    let length = declared_length(&parts.headers)?;
     let sent_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let signed_type = param(&params, "content_type").unwrap_or("");
     if sent_type != signed_type {
-        return storage_error(
+        return Err(storage_error(
             StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
             &format!("this URL is signed for Content-Type '{signed_type}', the request sent '{sent_type}'"),
-        );
+        ));
     }
-    let upload = match pending_upload(&state, &file_id) {
-        Ok(u) if u.mode == "single" => u,
-        Ok(_) => return storage_error(StatusCode::BAD_REQUEST, "InvalidRequest", "this upload is multipart"),
-        Err(resp) => return resp,
+    // A wrong length is judged at complete, as the object's size.
+    match pending_upload(state, file_id)? {
+        u if u.mode == "single" => Ok(length),
+        _ => Err(storage_error(StatusCode::BAD_REQUEST, "InvalidRequest", "this upload is multipart")),
+    }
+}
+
+/// `PUT` of a single-mode upload: the whole object, typed as signed.
+pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let length = match check_single(&state, &file_id, &parts) {
+        Ok(n) => n,
+        Err(refusal) => return refusal,
     };
-    let _ = upload.size; // a wrong length is judged at complete, as the object's size
     // A new PUT goes to a file of its own, so one that breaks off leaves the last good one.
     let temp = state.blobs.join(format!("{file_id}.put-{}", random_token(6)));
     let file = match open_for_write(&temp, true) {
@@ -309,6 +314,30 @@ fn lock(order: &Mutex<InOrder>) -> std::sync::MutexGuard<'_, InOrder> {
     order.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The upload and where part `part` goes in it, when its PUT may go ahead.
+fn check_part(state: &AppState, file_id: &str, part: u32, parts: &axum::http::request::Parts) -> Result<(PendingUpload, u64, u64), Response> {
+    let params = verify(state, "PUT", parts.uri.path(), parts.uri.query())?;
+    let length = declared_length(&parts.headers)?;
+    let upload = match pending_upload(state, file_id)? {
+        u if u.mode == "multipart" && u.upload_id.as_deref() == param(&params, "upload_id") => u,
+        _ => return Err(storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such multipart upload")),
+    };
+    let count = part_count(upload.size, upload.part_size);
+    if part == 0 || part > count {
+        return Err(storage_error(StatusCode::BAD_REQUEST, "InvalidPart", &format!("part numbers run from 1 to {count}")));
+    }
+    let offset = (part as u64 - 1) * upload.part_size;
+    let expected = upload.part_size.min(upload.size - offset);
+    if length != expected {
+        return Err(storage_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidPartSize",
+            &format!("part {part} must be exactly {expected} bytes, the request declares {length}"),
+        ));
+    }
+    Ok((upload, offset, expected))
+}
+
 /// `PUT` of part `n` of a multipart upload, written at its offset in the upload's file.
 pub(crate) async fn put_part(
     State(state): AppStateRef,
@@ -316,32 +345,11 @@ pub(crate) async fn put_part(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let params = match verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
-        Ok(p) => p,
-        Err(resp) => return resp,
-    };
-    let length = match declared_length(&parts.headers) {
-        Ok(n) => n,
-        Err(resp) => return resp,
-    };
-    let upload = match pending_upload(&state, &file_id) {
-        Ok(u) if u.mode == "multipart" && u.upload_id.as_deref() == param(&params, "upload_id") => u,
-        Ok(_) => return storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such multipart upload"),
-        Err(resp) => return resp,
+    let (upload, offset, expected) = match check_part(&state, &file_id, part, &parts) {
+        Ok(found) => found,
+        Err(refusal) => return refusal,
     };
     let count = part_count(upload.size, upload.part_size);
-    if part == 0 || part > count {
-        return storage_error(StatusCode::BAD_REQUEST, "InvalidPart", &format!("part numbers run from 1 to {count}"));
-    }
-    let offset = (part as u64 - 1) * upload.part_size;
-    let expected = upload.part_size.min(upload.size - offset);
-    if length != expected {
-        return storage_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidPartSize",
-            &format!("part {part} must be exactly {expected} bytes, the request declares {length}"),
-        );
-    }
     let order = in_order(&state, &file_id, count);
     let (gen, feeding) = lock(&order).start_part(part);
     // Starting a PUT forgets the part's last upload: one that breaks off leaves it missing.
@@ -378,7 +386,7 @@ pub(crate) async fn put_part(
     lock(&order).end_part(part, gen, fed, complete);
     if !complete {
         return match result {
-            Err(e) => receive_failure(e, length),
+            Err(e) => receive_failure(e, expected),
             Ok(_) => storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "fewer bytes than Content-Length"),
         };
     }

@@ -14,6 +14,8 @@ pub(crate) enum Need {
     Nullable,
     /// May be absent or null.
     Optional,
+    /// May be absent, but not null (a field that a PATCH may change).
+    NotNull,
 }
 
 /// Reads typed fields out of a JSON object (a body, or a query string turned into one),
@@ -86,7 +88,7 @@ impl Input {
                 self.error(key, "missing", "Field required", None);
                 None
             }
-            (Some(Value::Null), Need::Required) => {
+            (Some(Value::Null), Need::Required | Need::NotNull) => {
                 self.error(key, "missing", "Field required (null is not allowed)", Some(&Value::Null));
                 None
             }

@@ -299,6 +299,20 @@ async fn folders_patch_with_empty_body_is_422() {
 }
 
 #[tokio::test]
+async fn renaming_to_null_is_422() {
+    let emu = common::start().await;
+    let space = emu.default_space().await;
+    let folder = mk_folder(&emu, &space, None, "x").await;
+    let fid = folder["id"].as_str().unwrap();
+    expect_422(emu.patch(&format!("/folders/{fid}"), json!({ "name": null })).await).await;
+    let file = emu.upload(&space, "a.txt", "text/plain", b"abc").await;
+    let id = file["id"].as_str().unwrap();
+    expect_422(emu.patch(&format!("/files/{id}"), json!({ "original_name": null })).await).await;
+    let still = expect_json(emu.get(&format!("/files/{id}")).await, StatusCode::OK).await;
+    assert_eq!(still["original_name"], "a.txt");
+}
+
+#[tokio::test]
 async fn folders_sibling_name_collision_is_409() {
     let emu = common::start().await;
     let space = emu.default_space().await;

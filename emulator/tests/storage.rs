@@ -1518,3 +1518,22 @@ async fn bandwidth_cap_still_transfers_correctly() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b, data);
 }
+
+#[tokio::test]
+async fn refused_large_put_still_gets_its_answer() {
+    // A client streaming a large body to a URL that refuses it must see the refusal, not a
+    // connection torn down under it.
+    let emu = start_small().await;
+    let space = emu.default_space().await;
+    let data = vec![7u8; 8 << 20];
+    let ticket = expect_json(
+        emu.post("/uploads/initiate", emu.initiate_body(&space, None, "big.bin", "application/octet-stream", 512)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let url = if ticket["mode"] == "single" { ticket["upload_url"].as_str().unwrap().to_string() } else { part_url(&ticket, 1) };
+    let resp = bare().put(&url).header("Content-Type", "text/plain").body(data).send().await.expect("an answer, not a reset");
+    assert!(resp.status() == StatusCode::FORBIDDEN || resp.status() == StatusCode::BAD_REQUEST, "{}", resp.status());
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<Error>"), "{body}");
+}

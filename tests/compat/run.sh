@@ -48,7 +48,4 @@ fi
 
 cd "$REPO"
 export PYTHONDONTWRITEBYTECODE=1
-set +e
-"$VPY" -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" "$HERE" "$@"
-status=$?
-exit $status
+exec "$VPY" -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" "$HERE" "$@"
