@@ -2,6 +2,7 @@ use std::io::Write;
 
 use clap::Parser;
 use fluidcloud_emulator::{Args, Emulator};
+use tokio::signal::unix::{signal, SignalKind};
 
 // Request bodies stream through short-lived buffers of a few hundred KiB; mimalloc reuses
 // them where the system allocator keeps handing fresh, zeroed pages back and forth.
@@ -24,6 +25,14 @@ async fn main() {
             return;
         }
     };
+    // Before the ready lines: whoever reads them may stop us at once.
+    let (mut interrupt, mut terminate) = match (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) {
+        (Ok(i), Ok(t)) => (i, t),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("fluidcloud-emulator: cannot handle signals: {e}");
+            std::process::exit(1);
+        }
+    };
     let emulator = match Emulator::start(args.into_config()).await {
         Ok(e) => e,
         Err(e) => {
@@ -36,21 +45,9 @@ async fn main() {
     let _ = writeln!(out, "FLUIDCLOUD_API_KEY={}", emulator.api_key());
     let _ = out.flush();
     drop(out);
-    wait_for_stop_signal().await;
-    emulator.shutdown().await;
-}
-
-async fn wait_for_stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+    tokio::select! {
+        _ = interrupt.recv() => {}
+        _ = terminate.recv() => {}
     }
+    emulator.shutdown().await;
 }

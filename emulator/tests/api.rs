@@ -11,15 +11,6 @@ use fluidcloud_emulator::Config;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
-const ALL_SCOPES: &[&str] = &[
-    "spaces:read",
-    "spaces:write",
-    "files:read",
-    "files:write",
-    "shares:read",
-    "shares:write",
-    "quota:read",
-];
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -160,7 +151,7 @@ async fn upload(emu: &Emu, space: &str, folder: Option<&str>, name: &str, data: 
 }
 
 async fn new_limited_key(emu: &Emu, bytes_limit: Option<u64>, links_limit: Option<u64>) -> (String, String) {
-    let mut body = json!({ "scopes": ALL_SCOPES });
+    let mut body = json!({ "scopes": common::USER_SCOPES });
     if let Some(b) = bytes_limit {
         body["bytes_limit"] = json!(b);
     }
@@ -820,7 +811,7 @@ async fn service_token_same_user_same_tenant_other_user_other_tenant() {
 #[tokio::test]
 async fn service_token_needs_service_delegate_scope() {
     let emu = common::start().await;
-    let (key, _) = emu.new_key(ALL_SCOPES, None).await;
+    let (key, _) = emu.new_key(common::USER_SCOPES, None).await;
     let body = json!({ "user_jwt": user_jwt(&random_id()), "app": "photos" });
     let v = expect_json(send_as(&emu, &key, Method::POST, "/auth/service-token", Some(body)).await, StatusCode::FORBIDDEN).await;
     assert_eq!(v, json!({ "detail": { "error": "insufficient_scope", "required": ["service:delegate"] } }));
@@ -1091,7 +1082,7 @@ async fn other_tenants_ids_are_404_everywhere() {
     expect_json(emu.delete(&format!("/folders/{a_trashed_folder_id}")).await, StatusCode::OK).await;
 
     // tenant B: every scope
-    let (b, _) = emu.new_key(ALL_SCOPES, None).await;
+    let (b, _) = emu.new_key(common::USER_SCOPES, None).await;
     let b_space = spaces_of(&emu, &b).await[0]["id"].as_str().unwrap().to_string();
     let b_folder = mk_folder_as(&emu, &b, &b_space, None, "b-folder").await;
     let b_folder_id = b_folder["id"].as_str().unwrap().to_string();

@@ -9,15 +9,6 @@ use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
 const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-const ALL_SCOPES: &[&str] = &[
-    "spaces:read",
-    "spaces:write",
-    "files:read",
-    "files:write",
-    "shares:read",
-    "shares:write",
-    "quota:read",
-];
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -243,7 +234,7 @@ fn tampered(url: &str, file_id: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_upload_ticket_and_stored_file() {
     let emu = start_small().await;
-    let (key, tenant) = emu.new_key(ALL_SCOPES, None).await;
+    let (key, tenant) = emu.new_key(common::USER_SCOPES, None).await;
     let spaces = expect_json(get_as(&emu, &key, "/spaces").await, StatusCode::OK).await;
     let space = spaces[0]["id"].as_str().unwrap().to_string();
     let data = b"hello, fluidcloud\n".to_vec();
@@ -288,7 +279,7 @@ async fn single_upload_ticket_and_stored_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn app_upload_key_has_app_segment() {
     let emu = start_small().await;
-    let (key, tenant) = emu.new_key(ALL_SCOPES, None).await;
+    let (key, tenant) = emu.new_key(common::USER_SCOPES, None).await;
     let spaces = expect_json(get_as(&emu, &key, "/spaces").await, StatusCode::OK).await;
     let space = spaces[0]["id"].as_str().unwrap().to_string();
     let data = b"{\"a\":1}".to_vec();
@@ -736,7 +727,7 @@ async fn complete_unknown_file_key_pair_is_404() {
     expect_json(emu.post("/uploads/complete", body).await, StatusCode::NOT_FOUND).await;
 
     // another tenant cannot complete it either
-    let (other, _) = emu.new_key(ALL_SCOPES, None).await;
+    let (other, _) = emu.new_key(common::USER_SCOPES, None).await;
     expect_json(post_as(&emu, &other, "/uploads/complete", good.clone()).await, StatusCode::NOT_FOUND).await;
 
     expect_json(emu.post("/uploads/complete", good).await, StatusCode::OK).await;
@@ -796,7 +787,7 @@ async fn repeated_complete_is_idempotent() {
 async fn quota_exceeded_between_initiate_and_complete_is_402() {
     let emu = start_small().await;
     let v = expect_json(
-        emu.admin(Method::POST, "/keys", Some(json!({"scopes": ALL_SCOPES, "bytes_limit": 1500}))).await,
+        emu.admin(Method::POST, "/keys", Some(json!({"scopes": common::USER_SCOPES, "bytes_limit": 1500}))).await,
         StatusCode::OK,
     )
     .await;
@@ -1172,7 +1163,7 @@ async fn share_expiry_days_bounds() {
 async fn links_used_counts_active_links_only() {
     let emu = start_small().await;
     let v = expect_json(
-        emu.admin(Method::POST, "/keys", Some(json!({"scopes": ALL_SCOPES, "links_limit": 2}))).await,
+        emu.admin(Method::POST, "/keys", Some(json!({"scopes": common::USER_SCOPES, "links_limit": 2}))).await,
         StatusCode::OK,
     )
     .await;

@@ -6,6 +6,10 @@ use fluidcloud_emulator::{Config, Emulator, EmulatorHandle};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 
+/// Every scope but the `service:*` ones.
+pub const USER_SCOPES: &[&str] =
+    &["spaces:read", "spaces:write", "files:read", "files:write", "shares:read", "shares:write", "quota:read"];
+
 pub struct Emu {
     pub handle: EmulatorHandle,
     pub http: reqwest::Client,
