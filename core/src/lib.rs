@@ -3,8 +3,11 @@
 //! layers over this crate.
 
 mod client;
+mod download;
+mod hashing;
 mod error;
 mod http;
+mod upload;
 pub mod models;
 pub mod transport;
 
@@ -12,3 +15,5 @@ pub use client::{Client, ClientOptions, Files, Folders, QuotaApi, Shares, Spaces
 pub use error::{Detail, Error, ErrorKind, Result};
 pub use models::*;
 pub use tokio_util::sync::CancellationToken;
+pub use download::DownloadOptions;
+pub use upload::{Progress, UploadOptions, UploadSource};

@@ -167,14 +167,12 @@ impl Transport for ReqwestTransport {
         let body = match request.body {
             RequestBody::Empty => None,
             RequestBody::Bytes(b) => Some(reqwest::Body::from(b)),
-            RequestBody::Stream { stream, .. } => {
-                // An explicit length keeps hyper from chunking the stream.
-                headers.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len));
-                Some(reqwest::Body::wrap_stream(stream))
-            }
+            RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
         };
-        if body.is_none() && (request.method == Method::PUT || request.method == Method::POST) {
-            headers.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(0u64));
+        // Always explicit: it keeps hyper from chunking a stream, and storage wants it even
+        // for an empty PUT.
+        if body.is_some() || request.method == Method::PUT || request.method == Method::POST {
+            headers.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len));
         }
         let mut builder = self.client.request(request.method, &request.url).headers(headers);
         if let Some(body) = body {

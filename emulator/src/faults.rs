@@ -30,7 +30,8 @@ pub(crate) enum Target {
 pub(crate) enum Action {
     /// Answer `status` (with `Retry-After` when given) without carrying the request out.
     Status,
-    /// Read `after_bytes` of the request body, then reset the connection.
+    /// Reset the connection after `after_bytes` of the request body (of the response body for
+    /// `storage_get` and `link`).
     Reset,
     /// Carry the request out, then drop the connection instead of answering.
     DropResponse,
@@ -154,6 +155,21 @@ pub(crate) async fn apply(State(state): State<Arc<AppState>>, req: Request, next
             }
             resp
         }
+        Action::Reset if matches!(target, Target::StorageGet | Target::Link) => {
+            // Downloads break in the response: `after_bytes` of it arrive, then the connection
+            // closes short of the promised length. (No reset here: a reset would discard bytes
+            // the peer has received but not yet read.)
+            let resp = next.run(req).await;
+            let (parts, body) = resp.into_parts();
+            Response::from_parts(parts, breaking_body(body, rule.after_bytes.unwrap_or(0), None))
+        }
+        Action::Reset if !has_body(&req) => {
+            // Nothing to read first: the connection dies before the request is carried out.
+            if let Some(kill) = kill {
+                kill.kill();
+            }
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
         Action::Reset => {
             // The handler runs and sees the body break off after `after_bytes`, as it would
             // when a client's connection dies mid-request.
@@ -164,7 +180,17 @@ pub(crate) async fn apply(State(state): State<Arc<AppState>>, req: Request, next
     }
 }
 
-/// `body` cut after `limit` bytes: then an error, and the connection is killed.
+fn has_body(req: &Request) -> bool {
+    let headers = req.headers();
+    headers.contains_key("transfer-encoding")
+        || headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
+}
+
+/// `body` cut after `limit` bytes: then an error, and the connection is killed. A response
+/// body that ends before the limit ends normally.
 fn breaking_body(body: Body, limit: u64, kill: Option<ConnKill>) -> Body {
     let stream = body.into_data_stream();
     let broken = futures_util::stream::unfold((stream, 0u64, false), move |(mut stream, seen, done)| {
@@ -180,6 +206,9 @@ fn breaking_body(body: Body, limit: u64, kill: Option<ConnKill>) -> Body {
                 Err::<Bytes, std::io::Error>(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset by a fault rule"))
             };
             if seen >= limit {
+                // One turn for the server to flush what was let through, so the peer really
+                // receives `limit` bytes before the break.
+                tokio::task::yield_now().await;
                 return Some((cut(), (stream, seen, true)));
             }
             match stream.next().await {

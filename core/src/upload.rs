@@ -1,0 +1,676 @@
+//! `files.upload`: initiate → PUT(s) straight to storage → complete (PROTOCOL §6).
+//!
+//! Bytes stream from their source: a path is read part by part at its offsets (a retried part
+//! is read again, not kept), in-memory bytes are sliced, a reader keeps at most `concurrency`
+//! parts in memory. SHA-256 runs in one sequential pass on a blocking thread while the parts
+//! go up, so hashing never delays the first byte and never runs on the runtime's workers.
+
+use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, BoxStream, StreamExt, TryStreamExt};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::{require, Files};
+use crate::hashing::SequentialHasher;
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::{cancellable, Http, Retry};
+use crate::models::File;
+use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody};
+
+const CALL: &str = "files.upload";
+/// Reads of a path and of a reader go in pieces of this size.
+const CHUNK: usize = 512 * 1024;
+
+/// Called with (bytes confirmed by storage, total): monotonic, ends exactly at the total.
+pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
+
+/// Where an upload's bytes come from.
+pub enum UploadSource {
+    Path(PathBuf),
+    Bytes(Bytes),
+    /// A blocking reader that yields exactly `size` bytes.
+    Reader { reader: Box<dyn Read + Send>, size: u64 },
+    /// An async reader that yields exactly `size` bytes.
+    AsyncReader { reader: Box<dyn AsyncRead + Send + Unpin>, size: u64 },
+}
+
+impl UploadSource {
+    pub fn path(path: impl Into<PathBuf>) -> Self {
+        UploadSource::Path(path.into())
+    }
+    pub fn bytes(data: impl Into<Bytes>) -> Self {
+        UploadSource::Bytes(data.into())
+    }
+    pub fn reader(reader: impl Read + Send + 'static, size: u64) -> Self {
+        UploadSource::Reader { reader: Box::new(reader), size }
+    }
+    pub fn async_reader(reader: impl AsyncRead + Send + Unpin + 'static, size: u64) -> Self {
+        UploadSource::AsyncReader { reader: Box::new(reader), size }
+    }
+}
+
+impl fmt::Debug for UploadSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UploadSource::Path(p) => f.debug_tuple("Path").field(p).finish(),
+            UploadSource::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            UploadSource::Reader { size, .. } => write!(f, "Reader({size} bytes)"),
+            UploadSource::AsyncReader { size, .. } => write!(f, "AsyncReader({size} bytes)"),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct UploadOptions {
+    pub space_id: String,
+    pub folder_id: Option<String>,
+    /// The stored name; default: the path's file name, else `upload.bin`.
+    pub name: Option<String>,
+    /// Default: guessed from the name, else `application/octet-stream`.
+    pub content_type: Option<String>,
+    /// Also mint the permanent public link and set `File::public_url`.
+    pub public: bool,
+    pub app: Option<String>,
+    pub client_key: Option<String>,
+    pub progress: Option<Progress>,
+    pub cancel: Option<CancellationToken>,
+}
+
+impl UploadOptions {
+    pub fn new(space_id: impl Into<String>) -> Self {
+        UploadOptions { space_id: space_id.into(), ..Default::default() }
+    }
+}
+
+impl fmt::Debug for UploadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UploadOptions")
+            .field("space_id", &self.space_id)
+            .field("folder_id", &self.folder_id)
+            .field("name", &self.name)
+            .field("content_type", &self.content_type)
+            .field("public", &self.public)
+            .field("app", &self.app)
+            .field("client_key", &self.client_key)
+            .field("progress", &self.progress.as_ref().map(|_| "<callback>"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct PartUrl {
+    part_number: u32,
+    url: String,
+}
+
+#[derive(Deserialize)]
+struct Ticket {
+    mode: String,
+    file_id: String,
+    key: String,
+    upload_url: Option<String>,
+    upload_id: Option<String>,
+    part_size: Option<u64>,
+    #[serde(default)]
+    part_urls: Vec<PartUrl>,
+}
+
+/// The source once opened: its size, and how to read it.
+enum Opened {
+    Path { file: Arc<std::fs::File>, path: PathBuf },
+    Bytes(Bytes),
+    Reader(SequentialReader),
+}
+
+/// The name and type an upload is stored under, as the official client derives them.
+fn name_and_type(source: &UploadSource, options: &UploadOptions) -> Result<(String, String)> {
+    let name = match (&options.name, source) {
+        (Some(n), _) => n.clone(),
+        (None, UploadSource::Path(p)) => {
+            let file_name = p
+                .file_name()
+                .ok_or_else(|| Error::invalid(CALL, format!("{} has no file name; pass name", p.display())))?;
+            file_name
+                .to_str()
+                .ok_or_else(|| Error::invalid(CALL, format!("the file name of {} is not UTF-8; pass name", p.display())))?
+                .to_string()
+        }
+        (None, _) => "upload.bin".to_string(),
+    };
+    if name.is_empty() {
+        return Err(Error::invalid(CALL, "name must not be empty"));
+    }
+    let content_type = match &options.content_type {
+        Some(t) if t.is_empty() => return Err(Error::invalid(CALL, "content_type must not be empty")),
+        Some(t) => t.clone(),
+        None => mime_guess::from_path(&name).first_raw().unwrap_or("application/octet-stream").to_string(),
+    };
+    Ok((name, content_type))
+}
+
+async fn open(source: UploadSource) -> Result<(Opened, u64)> {
+    match source {
+        UploadSource::Path(path) => {
+            let p = path.clone();
+            let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
+                let file = std::fs::File::open(&p)?;
+                let meta = file.metadata()?;
+                if meta.is_dir() {
+                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory"));
+                }
+                Ok((file, meta.len()))
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, CALL, e.to_string()))?;
+            let (file, size) = opened.map_err(|e| Error::io(CALL, format!("cannot read {}", path.display()), e))?;
+            Ok((Opened::Path { file: Arc::new(file), path }, size))
+        }
+        UploadSource::Bytes(b) => {
+            let size = b.len() as u64;
+            Ok((Opened::Bytes(b), size))
+        }
+        UploadSource::Reader { reader, size } => Ok((Opened::Reader(SequentialReader::Blocking(Some(reader))), size)),
+        UploadSource::AsyncReader { reader, size } => Ok((Opened::Reader(SequentialReader::Async(reader)), size)),
+    }
+}
+
+impl Files<'_> {
+    /// Uploads `source` and returns the stored file (with `public_url` when `public`).
+    pub async fn upload(&self, source: UploadSource, options: UploadOptions) -> Result<File> {
+        require(CALL, "space_id", &options.space_id)?;
+        let (name, content_type) = name_and_type(&source, &options)?;
+        // Stops the hashing thread however this call ends: error, cancellation or drop.
+        let stop = options.cancel.as_ref().map(CancellationToken::child_token).unwrap_or_default();
+        let _stop_on_exit = stop.clone().drop_guard();
+        let user_cancel = options.cancel.clone().unwrap_or_default();
+        let work = async {
+            let (opened, size) = open(source).await?;
+            let mut file = upload_opened(self, opened, size, &name, &content_type, &options, &stop).await?;
+            if options.public {
+                file.public_url = Some(mint_public(self, &file.id, self.c.options().public_link_wait, &stop).await?);
+            }
+            Ok(file)
+        };
+        cancellable(Some(&user_cancel), CALL, work).await?
+    }
+}
+
+async fn upload_opened(
+    files: &Files<'_>,
+    opened: Opened,
+    size: u64,
+    name: &str,
+    content_type: &str,
+    options: &UploadOptions,
+    stop: &CancellationToken,
+) -> Result<File> {
+    let http = files.c.http();
+    let ticket: Ticket = http
+        .call(
+            CALL,
+            Method::POST,
+            "/uploads/initiate",
+            &[],
+            Some(json!({
+                "original_name": name, "content_type": content_type, "size": size,
+                "space_id": options.space_id, "folder_id": options.folder_id, "app": options.app,
+            })),
+        )
+        .await?;
+    let progress = options.progress.clone();
+    if let Some(p) = &progress {
+        p(0, size);
+    }
+    let concurrency = files.c.options().concurrency;
+    let (sha256, parts) = match ticket.mode.as_str() {
+        "single" => {
+            let url = ticket.upload_url.as_deref().ok_or_else(|| bad_ticket("upload_url"))?;
+            let sha = put_single(http, url, content_type, opened, size, stop).await?;
+            (sha, Value::Null)
+        }
+        "multipart" => {
+            let part_size = ticket.part_size.filter(|s| *s > 0).ok_or_else(|| bad_ticket("part_size"))?;
+            check_part_urls(&ticket.part_urls, size, part_size)?;
+            let plan = Plan { urls: &ticket.part_urls, part_size, size, concurrency, progress: progress.clone() };
+            let (sha, etags) = put_parts(http, opened, plan, stop).await?;
+            let parts: Vec<Value> = etags.iter().map(|(n, etag)| json!({ "PartNumber": n, "ETag": etag })).collect();
+            (sha, Value::Array(parts))
+        }
+        other => return Err(Error::new(ErrorKind::Api, CALL, format!("unknown upload mode '{other}'"))),
+    };
+    if let Some(p) = &progress {
+        p(size, size);
+    }
+    let body = json!({
+        "file_id": ticket.file_id, "key": ticket.key, "upload_id": ticket.upload_id, "parts": parts,
+        "original_name": name, "mime": content_type, "size": size, "sha256": sha256,
+        "space_id": options.space_id, "folder_id": options.folder_id, "app": options.app,
+        "client_key": options.client_key,
+    });
+    http.call(CALL, Method::POST, "/uploads/complete", &[], Some(body)).await
+}
+
+fn bad_ticket(field: &str) -> Error {
+    Error::new(ErrorKind::Api, CALL, format!("the upload ticket has no usable {field}"))
+}
+
+fn check_part_urls(urls: &[PartUrl], size: u64, part_size: u64) -> Result<()> {
+    let expected = size.div_ceil(part_size).max(1);
+    let numbered = urls.iter().enumerate().all(|(i, p)| p.part_number as usize == i + 1);
+    if urls.len() as u64 != expected || !numbered {
+        return Err(Error::new(
+            ErrorKind::Api,
+            CALL,
+            format!("the ticket lists {} part URLs; {expected} were expected, numbered from 1", urls.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// PUTs a body built by `body` (again for each attempt) to a presigned URL: no credential, an
+/// exact length; returns the ETag.
+async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &CancellationToken, retry: Retry, mut body: impl FnMut() -> Result<RequestBody>) -> Result<String> {
+    let mut headers = HeaderMap::new();
+    if let Some(t) = content_type {
+        let value = HeaderValue::from_str(t).map_err(|_| Error::invalid(CALL, format!("content_type '{t}' cannot be sent")))?;
+        headers.insert("content-type", value);
+    }
+    let mut build_error = None;
+    let resp = http
+        .retrying(CALL, retry, Some(stop), || {
+            let request = match body() {
+                Ok(b) => Some(HttpRequest { method: Method::PUT, url: url.to_string(), headers: headers.clone(), body: b }),
+                Err(e) => {
+                    build_error = Some(e);
+                    None
+                }
+            };
+            let transport = http.transport.clone();
+            async move {
+                match request {
+                    Some(r) => transport.send(r).await,
+                    None => Err(crate::transport::TransportError {
+                        kind: crate::transport::TransportErrorKind::Connect,
+                        message: "body unavailable".into(),
+                    }),
+                }
+            }
+        })
+        .await;
+    if let Some(e) = build_error {
+        return Err(e);
+    }
+    let resp = resp?;
+    let etag = resp.header("etag").unwrap_or_default().to_string();
+    // Drain the (empty) body so the connection goes back to the pool.
+    let _ = resp.bytes(4096).await;
+    Ok(etag)
+}
+
+/// A region of a file as a stream of chunks, read on the blocking pool.
+fn file_range(file: Arc<std::fs::File>, offset: u64, len: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
+    stream::try_unfold((file, offset, len), |(file, pos, left)| async move {
+        if left == 0 {
+            return Ok(None);
+        }
+        let want = left.min(CHUNK as u64) as usize;
+        let f = file.clone();
+        let chunk = tokio::task::spawn_blocking(move || -> std::io::Result<Bytes> {
+            let mut buf = BytesMut::zeroed(want);
+            let mut filled = 0;
+            while filled < want {
+                let n = f.read_at(&mut buf[filled..], pos + filled as u64)?;
+                if n == 0 {
+                    return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the file got shorter while it was uploaded"));
+                }
+                filled += n;
+            }
+            Ok(buf.freeze())
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let n = chunk.len() as u64;
+        Ok(Some((chunk, (file, pos + n, left - n))))
+    })
+    .boxed()
+}
+
+/// The SHA-256 of a whole file in one sequential pass on a blocking thread; fails when the file
+/// does not hold exactly `size` bytes (it changed while being uploaded).
+fn hash_file(file: Arc<std::fs::File>, size: u64, stop: CancellationToken) -> tokio::task::JoinHandle<Result<String>> {
+    tokio::task::spawn_blocking(move || {
+        let mut sha = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut pos = 0u64;
+        loop {
+            if stop.is_cancelled() {
+                return Err(Error::cancelled(CALL));
+            }
+            let n = file.read_at(&mut buf, pos).map_err(|e| Error::io(CALL, "cannot read the file", e))?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&buf[..n]);
+            pos += n as u64;
+            if pos > size {
+                break;
+            }
+        }
+        let now = file.metadata().map(|m| m.len()).unwrap_or(pos);
+        if pos != size || now != size {
+            return Err(Error::integrity(CALL, format!("the file changed size while it was uploaded ({size} bytes at the start, {} now)", now.max(pos))));
+        }
+        Ok(hex::encode(sha.finalize()))
+    })
+}
+
+fn hash_bytes(data: Bytes) -> tokio::task::JoinHandle<Result<String>> {
+    tokio::task::spawn_blocking(move || Ok(hex::encode(Sha256::digest(&data))))
+}
+
+async fn join_hash(task: tokio::task::JoinHandle<Result<String>>) -> Result<String> {
+    task.await.map_err(|e| Error::new(ErrorKind::Io, CALL, format!("hashing failed: {e}")))?
+}
+
+async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, size: u64, stop: &CancellationToken) -> Result<String> {
+    match opened {
+        Opened::Path { file, path } => {
+            let hashing = hash_file(file.clone(), size, stop.clone());
+            let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, || {
+                Ok(RequestBody::Stream { len: size, stream: file_range(file.clone(), 0, size) })
+            })
+            .await
+            .map_err(|e| shorter_file(e, &path));
+            let (_, sha) = finish_with_hash(sent, join_hash(hashing).await)?;
+            still_same_size(&file, &path, size).await?;
+            Ok(sha)
+        }
+        Opened::Bytes(data) => {
+            let hashing = hash_bytes(data.clone());
+            put(http, url, Some(content_type), stop, Retry::Idempotent, || Ok(RequestBody::Bytes(data.clone()))).await?;
+            join_hash(hashing).await
+        }
+        Opened::Reader(reader) => {
+            // A reader passes by once: its body streams through, hashed on the way, and a
+            // failed PUT cannot be sent again.
+            let hasher = SequentialHasher::start();
+            let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
+            let pump = pump_reader(reader, size, tx, &hasher);
+            let body = RequestBody::Stream { len: size, stream: tokio_stream_from(rx) };
+            let mut body = Some(body);
+            let sending = put(http, url, Some(content_type), stop, Retry::NotActed, || {
+                body.take().ok_or_else(|| Error::new(ErrorKind::Connect, CALL, "the PUT failed and a reader cannot be read again"))
+            });
+            let (sent, pumped) = tokio::join!(sending, pump);
+            pumped?;
+            sent?;
+            hasher.finish(CALL).await
+        }
+    }
+}
+
+/// After the last byte went up: a file that grew or shrank meanwhile is not what was hashed.
+async fn still_same_size(file: &Arc<std::fs::File>, path: &Path, size: u64) -> Result<()> {
+    let f = file.clone();
+    let now = tokio::task::spawn_blocking(move || f.metadata().map(|m| m.len()))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, CALL, e.to_string()))?
+        .map_err(|e| Error::io(CALL, format!("cannot stat {}", path.display()), e))?;
+    if now != size {
+        return Err(Error::integrity(CALL, format!("{} changed size while it was uploaded ({size} bytes at the start, {now} now)", path.display())));
+    }
+    Ok(())
+}
+
+/// When both the transfer and the hash failed, the hash's complaint (e.g. the file changed)
+/// says more.
+fn finish_with_hash<T>(sent: Result<T>, hashed: Result<String>) -> Result<(T, String)> {
+    match (sent, hashed) {
+        (Ok(t), Ok(h)) => Ok((t, h)),
+        (Err(_), Err(h)) if h.kind() == ErrorKind::Integrity => Err(h),
+        (Err(e), _) => Err(e),
+        (Ok(_), Err(h)) => Err(h),
+    }
+}
+
+/// A read error that means the file shrank becomes an integrity error.
+fn shorter_file(e: Error, path: &Path) -> Error {
+    if e.message().contains("got shorter") {
+        Error::integrity(CALL, format!("{} changed size while it was uploaded", path.display()))
+    } else {
+        e
+    }
+}
+
+fn tokio_stream_from(mut rx: mpsc::Receiver<std::io::Result<Bytes>>) -> BoxStream<'static, std::io::Result<Bytes>> {
+    stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
+}
+
+/// Reads exactly `size` bytes from `reader` into `tx`, feeding the hasher; a reader that ends
+/// early or runs long is an integrity error.
+async fn pump_reader(mut reader: SequentialReader, size: u64, tx: mpsc::Sender<std::io::Result<Bytes>>, hasher: &SequentialHasher) -> Result<()> {
+    let mut left = size;
+    while left > 0 {
+        let chunk = reader.read(left.min(CHUNK as u64) as usize).await?;
+        if chunk.is_empty() {
+            let e = Error::integrity(CALL, format!("the reader ended after {} of {size} bytes", size - left));
+            let _ = tx.send(Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, e.message().to_string()))).await;
+            return Err(e);
+        }
+        left -= chunk.len() as u64;
+        hasher.feed(chunk.clone()).await;
+        if tx.send(Ok(chunk)).await.is_err() {
+            return Ok(()); // the PUT gave up; its error tells why
+        }
+    }
+    reader.expect_end(size).await
+}
+
+struct Plan<'a> {
+    urls: &'a [PartUrl],
+    part_size: u64,
+    size: u64,
+    concurrency: usize,
+    progress: Option<Progress>,
+}
+
+impl Plan<'_> {
+    fn range(&self, part: u32) -> (u64, u64) {
+        let offset = (part as u64 - 1) * self.part_size;
+        (offset, self.part_size.min(self.size - offset))
+    }
+
+    fn confirm(&self, done: &AtomicU64, len: u64) {
+        let now = done.fetch_add(len, Ordering::SeqCst) + len;
+        // The total is reported once, after the hash is in as well.
+        if let (Some(p), true) = (&self.progress, now < self.size) {
+            p(now, self.size);
+        }
+    }
+}
+
+/// Uploads every part, `concurrency` at a time, each retried on its own; returns the SHA-256
+/// and the ETags in part order.
+async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &CancellationToken) -> Result<(String, Vec<(u32, String)>)> {
+    let done = AtomicU64::new(0);
+    match opened {
+        Opened::Path { file, path } => {
+            let hashing = hash_file(file.clone(), plan.size, stop.clone());
+            let sent = stream::iter(plan.urls)
+                .map(|p| {
+                    let (offset, len) = plan.range(p.part_number);
+                    let file = file.clone();
+                    let done = &done;
+                    let plan = &plan;
+                    async move {
+                        let etag = put(http, &p.url, None, stop, Retry::Idempotent, || {
+                            Ok(RequestBody::Stream { len, stream: file_range(file.clone(), offset, len) })
+                        })
+                        .await?;
+                        plan.confirm(done, len);
+                        Ok::<_, Error>((p.part_number, etag))
+                    }
+                })
+                .buffer_unordered(plan.concurrency)
+                .try_collect::<Vec<_>>()
+                .await
+                .map_err(|e| shorter_file(e, &path));
+            let (mut etags, sha) = finish_with_hash(sent, join_hash(hashing).await)?;
+            still_same_size(&file, &path, plan.size).await?;
+            etags.sort_unstable_by_key(|(n, _)| *n);
+            Ok((sha, etags))
+        }
+        Opened::Bytes(data) => {
+            let hashing = hash_bytes(data.clone());
+            let mut etags = stream::iter(plan.urls)
+                .map(|p| {
+                    let (offset, len) = plan.range(p.part_number);
+                    let part = data.slice(offset as usize..(offset + len) as usize);
+                    let done = &done;
+                    let plan = &plan;
+                    async move {
+                        let etag = put(http, &p.url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
+                        plan.confirm(done, len);
+                        Ok::<_, Error>((p.part_number, etag))
+                    }
+                })
+                .buffer_unordered(plan.concurrency)
+                .try_collect::<Vec<_>>()
+                .await?;
+            let sha = join_hash(hashing).await?;
+            etags.sort_unstable_by_key(|(n, _)| *n);
+            Ok((sha, etags))
+        }
+        Opened::Reader(reader) => {
+            // Parts are read in order, hashed in order, and sent concurrently; at most
+            // `concurrency` of them are held in memory (each until storage took it).
+            let hasher = SequentialHasher::start();
+            let size = plan.size;
+            let hasher_ref = &hasher;
+            let plan_ref = &plan;
+            let reads = stream::try_unfold((reader, plan.urls.iter()), move |(mut reader, mut urls)| async move {
+                let Some(p) = urls.next() else {
+                    reader.expect_end(size).await?;
+                    return Ok(None);
+                };
+                let (_, len) = plan_ref.range(p.part_number);
+                let part = reader.read_exact(len as usize, size).await?;
+                hasher_ref.feed(part.clone()).await;
+                Ok::<_, Error>(Some(((p, part), (reader, urls))))
+            });
+            let mut etags = reads
+                .map_ok(|(p, part)| {
+                    let done = &done;
+                    async move {
+                        let len = part.len() as u64;
+                        let etag = put(http, &p.url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
+                        plan_ref.confirm(done, len);
+                        Ok::<_, Error>((p.part_number, etag))
+                    }
+                })
+                .try_buffer_unordered(plan.concurrency)
+                .try_collect::<Vec<_>>()
+                .await?;
+            let sha = hasher.finish(CALL).await?;
+            etags.sort_unstable_by_key(|(n, _)| *n);
+            Ok((sha, etags))
+        }
+    }
+}
+
+/// A blocking or async reader, read in order.
+enum SequentialReader {
+    /// `None` only while a read runs on the blocking pool.
+    Blocking(Option<Box<dyn Read + Send>>),
+    Async(Box<dyn AsyncRead + Send + Unpin>),
+}
+
+impl SequentialReader {
+    /// Up to `max` bytes; empty at the end.
+    async fn read(&mut self, max: usize) -> Result<Bytes> {
+        match self {
+            SequentialReader::Async(r) => {
+                let mut buf = BytesMut::zeroed(max);
+                let n = r.read(&mut buf).await.map_err(|e| Error::io(CALL, "cannot read the source", e))?;
+                buf.truncate(n);
+                Ok(buf.freeze())
+            }
+            SequentialReader::Blocking(slot) => {
+                let mut reader = slot.take().ok_or_else(|| Error::new(ErrorKind::Io, CALL, "the reader was lost"))?;
+                let (reader, result) = tokio::task::spawn_blocking(move || {
+                    let mut buf = BytesMut::zeroed(max);
+                    let result = loop {
+                        match reader.read(&mut buf) {
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            other => break other,
+                        }
+                    };
+                    let result = result.map(|n| {
+                        buf.truncate(n);
+                        buf.freeze()
+                    });
+                    (reader, result)
+                })
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, CALL, format!("reading failed: {e}")))?;
+                *slot = Some(reader);
+                result.map_err(|e| Error::io(CALL, "cannot read the source", e))
+            }
+        }
+    }
+
+    /// Exactly `len` bytes, in one buffer.
+    async fn read_exact(&mut self, len: usize, size: u64) -> Result<Bytes> {
+        let mut part = BytesMut::with_capacity(len);
+        while part.len() < len {
+            let chunk = self.read((len - part.len()).min(CHUNK)).await?;
+            if chunk.is_empty() {
+                return Err(Error::integrity(CALL, format!("the reader ended before its declared size of {size} bytes")));
+            }
+            part.extend_from_slice(&chunk);
+        }
+        Ok(part.freeze())
+    }
+
+    /// A reader that still has bytes after `size` was given the wrong size.
+    async fn expect_end(&mut self, size: u64) -> Result<()> {
+        if self.read(1).await?.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::integrity(CALL, format!("the reader holds more than its declared size of {size} bytes")))
+        }
+    }
+}
+
+/// Mints the permanent link, waiting (bounded) while the file's scan is still pending.
+async fn mint_public(files: &Files<'_>, file_id: &str, wait: Duration, stop: &CancellationToken) -> Result<String> {
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match files.public_url(file_id).await {
+            Ok(link) => return Ok(link.url),
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                let pending = files.get(file_id).await?.scan_status.as_deref() == Some("pending");
+                if !pending || started.elapsed() + pause > wait {
+                    return Err(e.with_call(CALL));
+                }
+                cancellable(Some(stop), CALL, tokio::time::sleep(pause)).await?;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

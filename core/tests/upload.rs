@@ -1,0 +1,417 @@
+//! The upload pipeline and downloads, against the in-process emulator.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fluidcloud::{CancellationToken, DownloadOptions, ErrorKind, UploadOptions, UploadSource};
+use fluidcloud_emulator::Config;
+use serde_json::json;
+use support::*;
+
+/// Multipart from 1 KiB, parts of 256 bytes: every test exercises many parts cheaply.
+fn small() -> Config {
+    Config { multipart_threshold: 1024, part_size: 256, ..Config::default() }
+}
+
+fn data(n: usize, seed: u8) -> Vec<u8> {
+    (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed).collect()
+}
+
+/// Progress calls, recorded.
+#[derive(Clone, Default)]
+struct Calls(Arc<Mutex<Vec<(u64, u64)>>>);
+
+impl Calls {
+    fn callback(&self) -> fluidcloud::Progress {
+        let calls = self.0.clone();
+        Arc::new(move |done, total| calls.lock().unwrap().push((done, total)))
+    }
+
+    fn assert_exact(&self, total: u64) {
+        let calls = self.0.lock().unwrap().clone();
+        assert!(!calls.is_empty());
+        assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0), "not monotonic: {calls:?}");
+        assert!(calls.iter().all(|(d, t)| *t == total && *d <= total), "{calls:?}");
+        assert_eq!(calls.last(), Some(&(total, total)), "{calls:?}");
+        assert_eq!(calls.iter().filter(|(d, _)| *d == total).count(), 1, "the total is reported once: {calls:?}");
+    }
+}
+
+async fn downloaded(client: &fluidcloud::Client, file_id: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out.bin");
+    client.files().download(file_id, &dest, DownloadOptions::default()).await.expect("download");
+    std::fs::read(&dest).unwrap()
+}
+
+/// Each source kind, uploaded and read back byte for byte, with the stored sha256 checked.
+async fn round_trip(config: Config, size: usize) {
+    let emu = start_with(config).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let bytes = data(size, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("photo.png");
+    std::fs::write(&path, &bytes).unwrap();
+    let sources: Vec<(&str, UploadSource)> = vec![
+        ("path", UploadSource::path(&path)),
+        ("bytes", UploadSource::bytes(bytes.clone())),
+        ("reader", UploadSource::reader(std::io::Cursor::new(bytes.clone()), size as u64)),
+        ("async reader", UploadSource::async_reader(std::io::Cursor::new(bytes.clone()), size as u64)),
+    ];
+    for (kind, source) in sources {
+        let calls = Calls::default();
+        let mut options = UploadOptions::new(&space);
+        options.progress = Some(calls.callback());
+        let file = client.files().upload(source, options).await.unwrap_or_else(|e| panic!("{kind}: {e}"));
+        assert_eq!(file.size, Some(size as u64), "{kind}");
+        assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&bytes).as_str()), "{kind}");
+        let expected_name = if kind == "path" { "photo.png" } else { "upload.bin" };
+        assert_eq!(file.original_name, expected_name, "{kind}");
+        let expected_type = if kind == "path" { "image/png" } else { "application/octet-stream" };
+        assert_eq!(file.mime.as_deref(), Some(expected_type), "{kind}");
+        calls.assert_exact(size as u64);
+        assert_eq!(downloaded(&client, &file.id).await, bytes, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn multipart_from_every_source_kind() {
+    round_trip(small(), 256 * 9 + 17).await;
+}
+
+#[tokio::test]
+async fn single_put_from_every_source_kind() {
+    round_trip(Config::default(), 5000).await;
+}
+
+#[tokio::test]
+async fn empty_files_upload_and_download() {
+    let emu = start_with(small()).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let file = client.files().upload(UploadSource::bytes(Vec::new()), UploadOptions::new(&space)).await.unwrap();
+    assert_eq!(file.size, Some(0));
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(b"").as_str()));
+    assert!(downloaded(&client, &file.id).await.is_empty());
+}
+
+#[tokio::test]
+async fn name_type_folder_app_and_client_key_are_sent() {
+    let emu = start_with(small()).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let folder = client.folders().create("docs", &space, None).await.unwrap();
+    let mut options = UploadOptions::new(&space);
+    options.folder_id = Some(folder.id.clone());
+    options.name = Some("report.pdf".into());
+    options.app = Some("fluidtalk".into());
+    options.client_key = Some("msg-42".into());
+    let file = client.files().upload(UploadSource::bytes(data(3000, 1)), options).await.unwrap();
+    assert_eq!(file.original_name, "report.pdf");
+    assert_eq!(file.mime.as_deref(), Some("application/pdf"));
+    assert_eq!(file.folder_id.as_deref(), Some(folder.id.as_str()));
+    assert_eq!(file.source_app.as_deref(), Some("fluidtalk"));
+    let found = client.files().resolve("msg-42", Some("fluidtalk")).await.unwrap();
+    assert_eq!(found.id, file.id);
+}
+
+#[tokio::test]
+async fn storage_and_download_requests_carry_no_credential() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    let file = client.files().upload(UploadSource::bytes(data(2000, 3)), UploadOptions::new(&space)).await.unwrap();
+    let bytes = downloaded(&client, &file.id).await;
+    assert_eq!(bytes.len(), 2000);
+    let log = recorder.requests();
+    let storage: Vec<_> = log.iter().filter(|r| r.url.contains("/_storage/")).collect();
+    assert!(storage.len() >= 9, "8 part PUTs and a GET: {}", storage.len());
+    for r in storage {
+        assert!(r.header("x-api-key").is_none() && r.header("authorization").is_none(), "{} {}", r.method, r.url);
+    }
+    let api = log.iter().filter(|r| r.url.contains("/api/v1/")).count();
+    assert!(log.iter().filter(|r| r.url.contains("/api/v1/")).all(|r| r.header("x-api-key") == Some(emu.api_key())));
+    assert!(api >= 3);
+}
+
+#[tokio::test]
+async fn part_puts_have_exact_lengths_and_no_content_type_single_put_has_its_type() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    client.files().upload(UploadSource::bytes(data(256 * 4 + 10, 2)), UploadOptions::new(&space)).await.unwrap();
+    let mut lens: Vec<u64> = recorder.requests().iter().filter(|r| r.url.contains("/parts/")).map(|r| r.body_len).collect();
+    lens.sort_unstable();
+    assert_eq!(lens, vec![10, 256, 256, 256, 256]);
+    assert!(recorder.requests().iter().filter(|r| r.url.contains("/parts/")).all(|r| r.header("content-type").is_none()));
+
+    let (client, recorder) = emu.recorded_client();
+    let mut options = UploadOptions::new(&space);
+    options.name = Some("a.txt".into());
+    client.files().upload(UploadSource::bytes(b"hello".to_vec()), options).await.unwrap();
+    let put = recorder.requests().into_iter().find(|r| r.method == reqwest::Method::PUT).unwrap();
+    assert_eq!(put.header("content-type"), Some("text/plain"));
+    assert_eq!(put.body_len, 5);
+}
+
+#[tokio::test]
+async fn complete_sends_every_key_and_parts_in_order() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    let mut options = UploadOptions::new(&space);
+    options.progress = None;
+    client.files().upload(UploadSource::bytes(data(256 * 12, 5)), options).await.unwrap();
+    let log = recorder.requests();
+    let initiate = log.iter().find(|r| r.url.ends_with("/uploads/initiate")).unwrap().json();
+    for key in ["original_name", "content_type", "size", "space_id", "folder_id", "app"] {
+        assert!(initiate.get(key).is_some(), "initiate lacks {key}: {initiate}");
+    }
+    let complete = log.iter().find(|r| r.url.ends_with("/uploads/complete")).unwrap().json();
+    for key in ["file_id", "key", "upload_id", "parts", "original_name", "mime", "size", "sha256", "space_id", "folder_id", "app", "client_key"] {
+        assert!(complete.get(key).is_some(), "complete lacks {key}: {complete}");
+    }
+    let numbers: Vec<u64> = complete["parts"].as_array().unwrap().iter().map(|p| p["PartNumber"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, (1..=12).collect::<Vec<_>>());
+    assert!(complete["parts"][0]["ETag"].as_str().unwrap().starts_with('"'));
+}
+
+#[tokio::test]
+async fn parts_are_retried_on_their_own_under_faults() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    emu.add_faults(json!([
+        {"target": "storage_put", "path_contains": "/parts/2", "times": 1, "action": "status", "status": 503, "retry_after": 0},
+        {"target": "storage_put", "path_contains": "/parts/3", "times": 1, "action": "status", "status": 429, "retry_after": 0},
+        {"target": "storage_put", "path_contains": "/parts/5", "times": 1, "action": "reset", "after_bytes": 100},
+    ]))
+    .await;
+    let bytes = data(256 * 6, 9);
+    let calls = Calls::default();
+    let mut options = UploadOptions::new(&space);
+    options.progress = Some(calls.callback());
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), options).await.unwrap();
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&bytes).as_str()));
+    assert!(emu.faults_left().await.is_empty(), "every fault was hit");
+    let puts = |n: &str| recorder.requests().iter().filter(|r| r.url.contains(&format!("/parts/{n}?"))).count();
+    assert_eq!((puts("1"), puts("2"), puts("3"), puts("5")), (1, 2, 2, 2));
+    calls.assert_exact(bytes.len() as u64);
+    assert_eq!(downloaded(&client, &file.id).await, bytes);
+}
+
+#[tokio::test]
+async fn a_lost_complete_answer_is_retried_and_the_file_is_stored_once() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    emu.add_faults(json!([{"target": "api", "path_contains": "/uploads/complete", "times": 1, "action": "drop_response"}])).await;
+    let bytes = data(3000, 4);
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(&space)).await.unwrap();
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&bytes).as_str()));
+    assert_eq!(recorder.requests().iter().filter(|r| r.url.ends_with("/uploads/complete")).count(), 2);
+    assert_eq!(client.files().list(&space, None, false, None).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn initiate_is_not_resent_after_the_server_may_have_acted() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    emu.add_faults(json!([{"target": "api", "path_contains": "/uploads/initiate", "times": 1, "action": "status", "status": 503}])).await;
+    let err = client.files().upload(UploadSource::bytes(data(10, 1)), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!((err.kind(), err.http_status()), (ErrorKind::Api, Some(503)));
+    assert_eq!(recorder.requests().iter().filter(|r| r.url.ends_with("/uploads/initiate")).count(), 1);
+}
+
+#[tokio::test]
+async fn public_upload_mints_a_link_that_serves_the_bytes() {
+    let emu = start_with(Config { scan_delay_ms: 700, ..small() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let bytes = data(2000, 6);
+    let mut options = UploadOptions::new(&space);
+    options.public = true;
+    options.name = Some("logo.png".into());
+    // The scan is pending for 0.7 s after complete: the upload waits for it, then mints.
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), options).await.unwrap();
+    let url = file.public_url.expect("public_url");
+    let resp = reqwest::get(&url).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "image/png");
+    assert_eq!(resp.bytes().await.unwrap().to_vec(), bytes);
+    assert_eq!(client.files().public_url(&file.id).await.unwrap().url, url, "the same permanent link");
+}
+
+#[tokio::test]
+async fn public_upload_of_an_infected_file_is_a_conflict() {
+    let emu = start_with(small()).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let mut options = UploadOptions::new(&space);
+    options.public = true;
+    let eicar = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".to_vec();
+    let err = client.files().upload(UploadSource::bytes(eicar), options).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict);
+    assert_eq!(err.call(), "files.upload");
+}
+
+#[tokio::test]
+async fn cancellation_stops_an_upload_promptly() {
+    // 16 KiB/s per connection: the 2 MiB upload would take well over a minute.
+    let emu = start_with(Config { multipart_threshold: 1024, part_size: 64 * 1024, storage_bytes_per_sec: 16 * 1024, ..Config::default() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let token = CancellationToken::new();
+    let trigger = token.clone();
+    let cancelled_at = Arc::new(Mutex::new(None::<Instant>));
+    let mark = cancelled_at.clone();
+    let mut options = UploadOptions::new(&space);
+    options.cancel = Some(token);
+    // Cancel as soon as storage confirmed the first part.
+    options.progress = Some(Arc::new(move |done, _| {
+        if done > 0 && !trigger.is_cancelled() {
+            *mark.lock().unwrap() = Some(Instant::now());
+            trigger.cancel();
+        }
+    }));
+    let err = client.files().upload(UploadSource::bytes(data(2 << 20, 1)), options).await.unwrap_err();
+    let returned = Instant::now();
+    assert_eq!(err.kind(), ErrorKind::Cancelled, "{err}");
+    let at = cancelled_at.lock().unwrap().expect("cancelled from progress");
+    assert!(returned - at < Duration::from_secs(1), "took {:?}", returned - at);
+    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty(), "nothing stored");
+}
+
+#[tokio::test]
+async fn a_file_that_grows_during_upload_is_an_integrity_error() {
+    let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growing.log");
+    std::fs::write(&path, data(4096 * 8, 2)).unwrap();
+    let grow = path.clone();
+    let mut options = UploadOptions::new(&space);
+    options.progress = Some(Arc::new(move |done, _| {
+        if done > 0 {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&grow).unwrap();
+            f.write_all(b"more lines").unwrap();
+        }
+    }));
+    let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains("changed size"), "{err}");
+    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_file_that_shrinks_during_upload_is_an_integrity_error() {
+    let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shrinking.bin");
+    std::fs::write(&path, data(4096 * 16, 2)).unwrap();
+    let shrink = path.clone();
+    let mut options = UploadOptions::new(&space);
+    options.progress = Some(Arc::new(move |done, _| {
+        if done > 0 {
+            std::fs::OpenOptions::new().write(true).open(&shrink).unwrap().set_len(100).unwrap();
+        }
+    }));
+    let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+}
+
+#[tokio::test]
+async fn readers_of_the_wrong_length_store_nothing() {
+    let emu = start_with(small()).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    for (actual, declared) in [(1000usize, 3000u64), (3000, 1000), (100, 500), (500, 100)] {
+        let source = UploadSource::reader(std::io::Cursor::new(data(actual, 1)), declared);
+        let err = client.files().upload(source, UploadOptions::new(&space)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Integrity, "{actual} bytes declared as {declared}: {err}");
+    }
+    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn bad_sources_and_options_are_clear_errors() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let missing = dir.path().join("nope.txt");
+    let err = client.files().upload(UploadSource::path(&missing), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io);
+    assert!(err.to_string().contains("nope.txt"), "{err}");
+
+    let err = client.files().upload(UploadSource::path(dir.path()), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "a directory: {err}");
+
+    let err = client.files().upload(UploadSource::bytes(b"x".to_vec()), UploadOptions::new("")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+
+    use std::os::unix::ffi::OsStrExt;
+    let odd = dir.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.txt"));
+    std::fs::write(&odd, b"x").unwrap();
+    let err = client.files().upload(UploadSource::path(&odd), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("not UTF-8"), "{err}");
+    let mut named = UploadOptions::new(&space);
+    named.name = Some("cafe.txt".into());
+    let file = client.files().upload(UploadSource::path(&odd), named).await.unwrap();
+    assert_eq!(file.original_name, "cafe.txt");
+
+    let err = client.files().upload(UploadSource::bytes(b"x".to_vec()), UploadOptions::new(random_id())).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn download_resumes_after_a_broken_connection() {
+    let emu = start_with(small()).await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    let bytes = data(200_000, 8);
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(&space)).await.unwrap();
+    emu.add_faults(json!([{"target": "storage_get", "times": 1, "action": "reset", "after_bytes": 70000}])).await;
+    let calls = Calls::default();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy.bin");
+    let options = DownloadOptions { progress: Some(calls.callback()), cancel: None };
+    client.files().download(&file.id, &dest, options).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+    let gets: Vec<_> = recorder.requests().into_iter().filter(|r| r.url.contains("/_storage/objects/")).collect();
+    assert_eq!(gets.len(), 2);
+    let range = gets[1].header("range").expect("the second GET resumes");
+    let from: u64 = range.trim_start_matches("bytes=").trim_end_matches('-').parse().unwrap();
+    assert!(from > 0 && from <= 70000, "{range}");
+    calls.assert_exact(bytes.len() as u64);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no part file left behind");
+}
+
+#[tokio::test]
+async fn download_of_corrupted_bytes_is_an_integrity_error_and_leaves_no_file() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let emu = start_with(Config { data_dir: Some(data_dir.path().to_path_buf()), ..small() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let file = client.files().upload(UploadSource::bytes(data(5000, 1)), UploadOptions::new(&space)).await.unwrap();
+    // Flip bytes of the stored object behind the emulator's back.
+    let blob = data_dir.path().join("blobs").join(&file.id);
+    let mut stored = std::fs::read(&blob).unwrap();
+    stored[100] ^= 0xff;
+    std::fs::write(&blob, stored).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy.bin");
+    let err = client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "neither the file nor a part file");
+}
