@@ -25,6 +25,11 @@ impl SequentialHasher {
         SequentialHasher { tx, task }
     }
 
+    /// Feeds from a task that cannot borrow the hasher.
+    pub fn sender(&self) -> mpsc::Sender<Bytes> {
+        self.tx.clone()
+    }
+
     pub async fn feed(&self, chunk: Bytes) {
         // The receiver only goes away with the task, which `finish` reports.
         let _ = self.tx.send(chunk).await;

@@ -54,6 +54,10 @@ impl Http {
         Ok(Http { transport, api_base, credential, user_agent, max_retries })
     }
 
+    pub fn credential(&self) -> &str {
+        &self.credential
+    }
+
     /// The same connections and settings, another credential.
     pub fn with_credential(&self, credential: String) -> Result<Http> {
         if credential.is_empty() {

@@ -2,6 +2,7 @@
 //! [`Error`] type, retries, and the upload pipeline. The C, Python and Node packages are thin
 //! layers over this crate.
 
+pub mod blocking;
 mod client;
 mod download;
 mod hashing;

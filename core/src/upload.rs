@@ -488,6 +488,12 @@ struct Plan<'a> {
 }
 
 impl Plan<'_> {
+    /// (part number, URL) pairs owned by the stream that uploads them: closures over borrowed
+    /// items would keep the whole upload future from being `Send`.
+    fn owned_urls(&self) -> Vec<(u32, String)> {
+        self.urls.iter().map(|p| (p.part_number, p.url.clone())).collect()
+    }
+
     fn range(&self, part: u32) -> (u64, u64) {
         let offset = (part as u64 - 1) * self.part_size;
         (offset, self.part_size.min(self.size - offset))
@@ -509,19 +515,19 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
     match opened {
         Opened::Path { file, path } => {
             let hashing = hash_file(file.clone(), plan.size, stop.clone());
-            let sent = stream::iter(plan.urls)
-                .map(|p| {
-                    let (offset, len) = plan.range(p.part_number);
+            let sent = stream::iter(plan.owned_urls())
+                .map(|(number, url)| {
+                    let (offset, len) = plan.range(number);
                     let file = file.clone();
                     let done = &done;
                     let plan = &plan;
                     async move {
-                        let etag = put(http, &p.url, None, stop, Retry::Idempotent, || {
+                        let etag = put(http, &url, None, stop, Retry::Idempotent, || {
                             Ok(RequestBody::Stream { len, stream: file_range(file.clone(), offset, len) })
                         })
                         .await?;
                         plan.confirm(done, len);
-                        Ok::<_, Error>((p.part_number, etag))
+                        Ok::<_, Error>((number, etag))
                     }
                 })
                 .buffer_unordered(plan.concurrency)
@@ -535,16 +541,16 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
         }
         Opened::Bytes(data) => {
             let hashing = hash_bytes(data.clone());
-            let mut etags = stream::iter(plan.urls)
-                .map(|p| {
-                    let (offset, len) = plan.range(p.part_number);
+            let mut etags = stream::iter(plan.owned_urls())
+                .map(|(number, url)| {
+                    let (offset, len) = plan.range(number);
                     let part = data.slice(offset as usize..(offset + len) as usize);
                     let done = &done;
                     let plan = &plan;
                     async move {
-                        let etag = put(http, &p.url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
+                        let etag = put(http, &url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
                         plan.confirm(done, len);
-                        Ok::<_, Error>((p.part_number, etag))
+                        Ok::<_, Error>((number, etag))
                     }
                 })
                 .buffer_unordered(plan.concurrency)
@@ -559,26 +565,33 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
             // `concurrency` of them are held in memory (each until storage took it).
             let hasher = SequentialHasher::start();
             let size = plan.size;
-            let hasher_ref = &hasher;
             let plan_ref = &plan;
-            let reads = stream::try_unfold((reader, plan.urls.iter()), move |(mut reader, mut urls)| async move {
-                let Some(p) = urls.next() else {
-                    reader.expect_end(size).await?;
-                    return Ok(None);
-                };
-                let (_, len) = plan_ref.range(p.part_number);
-                let part = reader.read_exact(len as usize, size).await?;
-                hasher_ref.feed(part.clone()).await;
-                Ok::<_, Error>(Some(((p, part), (reader, urls))))
+            let part_size = plan.part_size;
+            // Owned state only: a closure over borrowed state would keep the future from
+            // being `Send`.
+            let feed = hasher.sender();
+            let reads = stream::try_unfold((reader, plan.owned_urls().into_iter()), move |(mut reader, mut urls)| {
+                let feed = feed.clone();
+                async move {
+                    let Some((number, url)) = urls.next() else {
+                        reader.expect_end(size).await?;
+                        return Ok(None);
+                    };
+                    let len = part_size.min(size - (number as u64 - 1) * part_size);
+                    let part = reader.read_exact(len as usize, size).await?;
+                    // The receiver only goes away with the hashing task, which `finish` reports.
+                    let _ = feed.send(part.clone()).await;
+                    Ok::<_, Error>(Some(((number, url, part), (reader, urls))))
+                }
             });
             let mut etags = reads
-                .map_ok(|(p, part)| {
+                .map_ok(|(number, url, part)| {
                     let done = &done;
                     async move {
                         let len = part.len() as u64;
-                        let etag = put(http, &p.url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
+                        let etag = put(http, &url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
                         plan_ref.confirm(done, len);
-                        Ok::<_, Error>((p.part_number, etag))
+                        Ok::<_, Error>((number, etag))
                     }
                 })
                 .try_buffer_unordered(plan.concurrency)

@@ -1,0 +1,258 @@
+//! A blocking facade for the C and Python layers: every call runs on one shared runtime and
+//! the calling thread waits for it. Safe from many threads at once, from inside another async
+//! runtime, and in the child after `fork()`, where it builds a fresh runtime and fresh
+//! connections instead of touching the parent's.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tokio::runtime::Runtime;
+
+use crate::download::DownloadOptions;
+use crate::error::{Error, ErrorKind, Result};
+use crate::models::{DelegatedToken, DownloadUrl, File, Folder, Link, Permission, Quota, Share, Space};
+use crate::upload::{UploadOptions, UploadSource};
+use crate::ClientOptions;
+
+/// (the process that built it, the runtime)
+static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
+
+/// The process's shared runtime, built anew in a forked child: the parent's worker threads
+/// do not exist there.
+fn runtime() -> Result<Arc<Runtime>> {
+    let pid = std::process::id();
+    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+    match slot.take() {
+        Some((owner, rt)) if owner == pid => {
+            *slot = Some((owner, rt.clone()));
+            return Ok(rt);
+        }
+        // Dropping the parent's runtime would wait on threads that never answer: leak it.
+        Some((_, inherited)) => std::mem::forget(inherited),
+        None => {}
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fluidcloud")
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start the SDK's runtime: {e}")))?;
+    let rt = Arc::new(rt);
+    *slot = Some((pid, rt.clone()));
+    Ok(rt)
+}
+
+/// The blocking client. Clones share the async client and its connections.
+#[derive(Clone)]
+pub struct Client {
+    options: ClientOptions,
+    current: Arc<Mutex<(u32, crate::Client)>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("blocking::Client").field("client", &self.async_client_unchecked()).finish()
+    }
+}
+
+impl Client {
+    pub fn new(options: ClientOptions) -> Result<Client> {
+        let client = crate::Client::new(options.clone())?;
+        Ok(Client::wrap(options, client))
+    }
+
+    fn wrap(options: ClientOptions, client: crate::Client) -> Client {
+        Client { options, current: Arc::new(Mutex::new((std::process::id(), client))) }
+    }
+
+    fn async_client_unchecked(&self) -> crate::Client {
+        self.current.lock().unwrap_or_else(|p| p.into_inner()).1.clone()
+    }
+
+    /// The async client for this process: after `fork()`, a new one with its own connections.
+    pub fn async_client(&self) -> Result<crate::Client> {
+        let pid = std::process::id();
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.0 != pid {
+            let fresh = crate::Client::new(self.options.clone())?;
+            let inherited = std::mem::replace(&mut *current, (pid, fresh));
+            // Its pooled sockets are the parent's; its tasks lived on the parent's runtime.
+            std::mem::forget(inherited);
+        }
+        Ok(current.1.clone())
+    }
+
+    /// Runs `f` with the async client on the shared runtime and waits for its result. The
+    /// future runs on the runtime's threads, never on the caller's, so this works from any
+    /// thread, including one that drives another runtime.
+    pub fn run<F, Fut, T>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(crate::Client) -> Fut,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let client = self.async_client()?;
+        let fut = f(client);
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        runtime()?.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().map_err(|_| Error::new(ErrorKind::Io, "runtime", "the SDK's runtime stopped during the call"))?
+    }
+
+    pub fn exchange_service_token(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<DelegatedToken> {
+        let (jwt, app, job) = (user_jwt.to_string(), app.to_string(), job_id.map(str::to_string));
+        self.run(move |c| async move { c.exchange_service_token(&jwt, &app, job.as_deref(), ttl_seconds).await })
+    }
+
+    pub fn as_user(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<Client> {
+        let (jwt, app, job) = (user_jwt.to_string(), app.to_string(), job_id.map(str::to_string));
+        let user = self.run(move |c| async move { c.as_user(&jwt, &app, job.as_deref(), ttl_seconds).await })?;
+        let token = user.inner.http.credential().to_string();
+        Ok(Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user))
+    }
+
+    pub fn spaces(&self) -> Spaces<'_> {
+        Spaces { c: self }
+    }
+    pub fn folders(&self) -> Folders<'_> {
+        Folders { c: self }
+    }
+    pub fn files(&self) -> Files<'_> {
+        Files { c: self }
+    }
+    pub fn shares(&self) -> Shares<'_> {
+        Shares { c: self }
+    }
+    pub fn quota(&self) -> QuotaApi<'_> {
+        QuotaApi { c: self }
+    }
+}
+
+fn owned(s: Option<&str>) -> Option<String> {
+    s.map(str::to_string)
+}
+
+pub struct Spaces<'a> {
+    c: &'a Client,
+}
+
+impl Spaces<'_> {
+    pub fn list(&self) -> Result<Vec<Space>> {
+        self.c.run(|c| async move { c.spaces().list().await })
+    }
+    pub fn create(&self, name: &str) -> Result<Space> {
+        let name = name.to_string();
+        self.c.run(move |c| async move { c.spaces().create(&name).await })
+    }
+}
+
+pub struct Folders<'a> {
+    c: &'a Client,
+}
+
+impl Folders<'_> {
+    pub fn list(&self, space_id: &str, parent_id: Option<&str>, trash: bool) -> Result<Vec<Folder>> {
+        let (space, parent) = (space_id.to_string(), owned(parent_id));
+        self.c.run(move |c| async move { c.folders().list(&space, parent.as_deref(), trash).await })
+    }
+    pub fn create(&self, name: &str, space_id: &str, parent_id: Option<&str>) -> Result<Folder> {
+        let (name, space, parent) = (name.to_string(), space_id.to_string(), owned(parent_id));
+        self.c.run(move |c| async move { c.folders().create(&name, &space, parent.as_deref()).await })
+    }
+    pub fn rename(&self, folder_id: &str, name: &str) -> Result<Folder> {
+        let (id, name) = (folder_id.to_string(), name.to_string());
+        self.c.run(move |c| async move { c.folders().rename(&id, &name).await })
+    }
+    pub fn move_to(&self, folder_id: &str, parent_id: Option<&str>) -> Result<Folder> {
+        let (id, parent) = (folder_id.to_string(), owned(parent_id));
+        self.c.run(move |c| async move { c.folders().move_to(&id, parent.as_deref()).await })
+    }
+    pub fn delete(&self, folder_id: &str) -> Result<Folder> {
+        let id = folder_id.to_string();
+        self.c.run(move |c| async move { c.folders().delete(&id).await })
+    }
+    pub fn restore(&self, folder_id: &str) -> Result<Folder> {
+        let id = folder_id.to_string();
+        self.c.run(move |c| async move { c.folders().restore(&id).await })
+    }
+}
+
+pub struct Files<'a> {
+    c: &'a Client,
+}
+
+impl Files<'_> {
+    pub fn upload(&self, source: UploadSource, options: UploadOptions) -> Result<File> {
+        self.c.run(move |c| async move { c.files().upload(source, options).await })
+    }
+    pub fn download(&self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
+        let (id, dest) = (file_id.to_string(), dest.as_ref().to_path_buf());
+        self.c.run(move |c| async move { c.files().download(&id, &dest, options).await })
+    }
+    pub fn list(&self, space_id: &str, folder_id: Option<&str>, trash: bool, app: Option<&str>) -> Result<Vec<File>> {
+        let (space, folder, app) = (space_id.to_string(), owned(folder_id), owned(app));
+        self.c.run(move |c| async move { c.files().list(&space, folder.as_deref(), trash, app.as_deref()).await })
+    }
+    pub fn get(&self, file_id: &str) -> Result<File> {
+        let id = file_id.to_string();
+        self.c.run(move |c| async move { c.files().get(&id).await })
+    }
+    pub fn resolve(&self, client_key: &str, app: Option<&str>) -> Result<File> {
+        let (key, app) = (client_key.to_string(), owned(app));
+        self.c.run(move |c| async move { c.files().resolve(&key, app.as_deref()).await })
+    }
+    pub fn rename(&self, file_id: &str, name: &str) -> Result<File> {
+        let (id, name) = (file_id.to_string(), name.to_string());
+        self.c.run(move |c| async move { c.files().rename(&id, &name).await })
+    }
+    pub fn move_to(&self, file_id: &str, folder_id: Option<&str>) -> Result<File> {
+        let (id, folder) = (file_id.to_string(), owned(folder_id));
+        self.c.run(move |c| async move { c.files().move_to(&id, folder.as_deref()).await })
+    }
+    pub fn delete(&self, file_id: &str) -> Result<File> {
+        let id = file_id.to_string();
+        self.c.run(move |c| async move { c.files().delete(&id).await })
+    }
+    pub fn restore(&self, file_id: &str) -> Result<File> {
+        let id = file_id.to_string();
+        self.c.run(move |c| async move { c.files().restore(&id).await })
+    }
+    pub fn download_url(&self, file_id: &str) -> Result<DownloadUrl> {
+        let id = file_id.to_string();
+        self.c.run(move |c| async move { c.files().download_url(&id).await })
+    }
+    pub fn public_url(&self, file_id: &str) -> Result<Link> {
+        let id = file_id.to_string();
+        self.c.run(move |c| async move { c.files().public_url(&id).await })
+    }
+    pub fn signed_url(&self, file_id: &str, expires_in_days: u32, permission: Permission) -> Result<Link> {
+        let id = file_id.to_string();
+        self.c.run(move |c| async move { c.files().signed_url(&id, expires_in_days, permission).await })
+    }
+}
+
+pub struct Shares<'a> {
+    c: &'a Client,
+}
+
+impl Shares<'_> {
+    pub fn list(&self, file_id: Option<&str>, include_inactive: bool) -> Result<Vec<Share>> {
+        let file = owned(file_id);
+        self.c.run(move |c| async move { c.shares().list(file.as_deref(), include_inactive).await })
+    }
+    pub fn revoke(&self, share_id: &str) -> Result<()> {
+        let id = share_id.to_string();
+        self.c.run(move |c| async move { c.shares().revoke(&id).await })
+    }
+}
+
+pub struct QuotaApi<'a> {
+    c: &'a Client,
+}
+
+impl QuotaApi<'_> {
+    pub fn usage(&self) -> Result<Quota> {
+        self.c.run(|c| async move { c.quota().usage().await })
+    }
+}

@@ -1,0 +1,125 @@
+//! The blocking facade: every call from plain threads, many at once, and from inside an
+//! async runtime.
+
+mod support;
+
+use std::sync::Arc;
+
+use fluidcloud::blocking;
+use fluidcloud::{ErrorKind, Permission, UploadOptions, UploadSource};
+use fluidcloud_emulator::Config;
+use support::*;
+
+fn blocking_client(emu: &TestEmu) -> blocking::Client {
+    blocking::Client::new(emu.options()).expect("client builds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_works_blocking() {
+    let emu = start_with(Config { multipart_threshold: 1024, part_size: 256, ..Config::default() }).await;
+    let client = blocking_client(&emu);
+    // The facade blocks its caller: run it where blocking is allowed.
+    let outcome = tokio::task::spawn_blocking(move || {
+        let space = client.spaces().create("blocking").unwrap();
+        assert!(client.spaces().list().unwrap().iter().any(|s| s.id == space.id));
+        let folder = client.folders().create("f", &space.id, None).unwrap();
+        let inner = client.folders().create("g", &space.id, Some(&folder.id)).unwrap();
+        assert_eq!(client.folders().list(&space.id, Some(&folder.id), false).unwrap().len(), 1);
+        assert_eq!(client.folders().rename(&inner.id, "h").unwrap().name, "h");
+        assert!(client.folders().move_to(&inner.id, None).unwrap().parent_id.is_none());
+        client.folders().delete(&inner.id).unwrap();
+        assert_eq!(client.folders().list(&space.id, None, true).unwrap().len(), 1);
+        client.folders().restore(&inner.id).unwrap();
+
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+        let mut options = UploadOptions::new(&space.id);
+        options.folder_id = Some(folder.id.clone());
+        options.client_key = Some("k1".into());
+        let file = client.files().upload(UploadSource::bytes(data.clone()), options).unwrap();
+        assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&data).as_str()));
+        assert_eq!(client.files().get(&file.id).unwrap().id, file.id);
+        assert_eq!(client.files().resolve("k1", None).unwrap().id, file.id);
+        assert_eq!(client.files().list(&space.id, Some(&folder.id), false, None).unwrap().len(), 1);
+        assert_eq!(client.files().rename(&file.id, "n.bin").unwrap().original_name, "n.bin");
+        assert!(client.files().move_to(&file.id, None).unwrap().folder_id.is_none());
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("d.bin");
+        client.files().download(&file.id, &dest, Default::default()).unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), data);
+        assert!(client.files().download_url(&file.id).unwrap().url.starts_with("http"));
+        let public = client.files().public_url(&file.id).unwrap();
+        assert!(public.expires_at.is_none());
+        let signed = client.files().signed_url(&file.id, 3, Permission::Download).unwrap();
+        assert_eq!(signed.permission, "download");
+        assert_eq!(client.shares().list(Some(&file.id), false).unwrap().len(), 2);
+        client.shares().revoke(&signed.id).unwrap();
+        assert_eq!(client.shares().list(Some(&file.id), false).unwrap().len(), 1);
+        assert!(client.quota().usage().unwrap().bytes_used >= 5000);
+        client.files().delete(&file.id).unwrap();
+        client.files().restore(&file.id).unwrap();
+        let err = client.files().get(&random_id()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+    })
+    .await;
+    outcome.expect("no panic");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_user_returns_a_blocking_client_for_the_user() {
+    let emu = start().await;
+    let (service_key, _) = emu.new_key(ALL_SCOPES, None).await;
+    let client = blocking::Client::new(emu.options_for(&service_key)).unwrap();
+    let spaces = tokio::task::spawn_blocking(move || {
+        let user = client.as_user(&user_jwt("user-7"), "fluidtalk", None, None).unwrap();
+        let token = client.exchange_service_token(&user_jwt("user-7"), "fluidtalk", None, Some(120)).unwrap();
+        assert_eq!(token.expires_in, 120);
+        assert!(!format!("{user:?}").contains(&token.token));
+        user.spaces().list().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(spaces.len(), 1, "the user's own tenant with its Default space");
+    assert_eq!(spaces[0].name, "Default");
+}
+
+#[test]
+fn many_threads_share_one_client() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt.block_on(start());
+    let client = Arc::new(blocking_client(&emu));
+    let space = client.spaces().list().unwrap()[0].id.clone();
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let client = client.clone();
+            let space = space.clone();
+            std::thread::spawn(move || {
+                for j in 0..5 {
+                    let bytes = format!("thread {i} file {j}").into_bytes();
+                    let mut options = UploadOptions::new(&space);
+                    options.name = Some(format!("t{i}-{j}.txt"));
+                    let file = client.files().upload(UploadSource::bytes(bytes.clone()), options).unwrap();
+                    assert_eq!(file.size, Some(bytes.len() as u64));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("no thread panicked");
+    }
+    assert_eq!(client.files().list(&space, None, false, None).unwrap().len(), 40);
+    rt.block_on(emu.shutdown());
+}
+
+#[test]
+fn calls_from_inside_another_runtime_do_not_panic() {
+    // The emulator on a runtime of its own, so it keeps serving while the caller blocks.
+    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_rt.block_on(start());
+    let client = blocking_client(&emu);
+    // A caller's single-threaded runtime: blocking inside it stalls it but must not panic,
+    // since the work runs on the SDK's own runtime.
+    let caller_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let spaces = caller_rt.block_on(async { client.spaces().list() }).unwrap();
+    assert_eq!(spaces.len(), 1);
+    emulator_rt.block_on(emu.shutdown());
+}
