@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
+use bytes::BytesMut;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -135,6 +136,8 @@ fn stored(etag: &str) -> Response {
     resp
 }
 
+const THROTTLE_SLACK: Duration = Duration::from_millis(20);
+
 /// Sleeps as needed to keep a transfer under the configured bytes per second.
 struct Throttle {
     rate: u64,
@@ -153,7 +156,11 @@ impl Throttle {
         }
         self.bytes += n as u64;
         let due = self.start + Duration::from_secs_f64(self.bytes as f64 / self.rate as f64);
-        tokio::time::sleep_until(due).await;
+        // Pausing only once ahead by a little lets data gather into large reads: a pause per
+        // small chunk would cost more CPU than the transfer itself.
+        if due > Instant::now() + THROTTLE_SLACK {
+            tokio::time::sleep_until(due).await;
+        }
     }
 }
 
@@ -179,12 +186,26 @@ async fn receive(
     const QUEUED_CHUNKS: usize = 16;
     let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUED_CHUNKS);
     let writer = tokio::task::spawn_blocking(move || {
+        // Small network reads (a throttled or slow sender) are gathered into large writes:
+        // many small writes into the page cache cost far more than one more copy.
+        const WRITE_SIZE: usize = 1 << 20;
+        let mut staged = BytesMut::with_capacity(WRITE_SIZE);
         let mut pos = offset;
         while let Some(chunk) = write_rx.blocking_recv() {
-            file.write_all_at(&chunk, pos)?;
-            pos += chunk.len() as u64;
+            if staged.is_empty() && chunk.len() >= WRITE_SIZE {
+                file.write_all_at(&chunk, pos)?;
+                pos += chunk.len() as u64;
+                continue;
+            }
+            staged.extend_from_slice(&chunk);
+            if staged.len() >= WRITE_SIZE {
+                file.write_all_at(&staged, pos)?;
+                pos += staged.len() as u64;
+                staged.clear();
+            }
         }
-        Ok::<u64, std::io::Error>(pos - offset)
+        file.write_all_at(&staged, pos)?;
+        Ok::<u64, std::io::Error>(pos + staged.len() as u64 - offset)
     });
     let mut digest = digest;
     let mut throttle = Throttle::new(state.cfg.storage_bytes_per_sec);
