@@ -36,6 +36,8 @@ pub(crate) enum Retry {
     Idempotent,
     /// Only when the server cannot have acted: no connection was made, or it answered 429.
     NotActed,
+    /// Never: the body cannot be sent twice (a reader streamed through).
+    Never,
 }
 
 pub(crate) struct Http {
@@ -154,7 +156,12 @@ impl Http {
                     (transport_error(call, e), acted)
                 }
             };
-            let allowed = error.is_retryable() && (retry == Retry::Idempotent || !acted);
+            let allowed = error.is_retryable()
+                && match retry {
+                    Retry::Idempotent => true,
+                    Retry::NotActed => !acted,
+                    Retry::Never => false,
+                };
             if !allowed || tries >= self.max_retries {
                 return Err(error);
             }

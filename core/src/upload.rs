@@ -282,38 +282,18 @@ fn check_part_urls(urls: &[PartUrl], size: u64, part_size: u64) -> Result<()> {
 
 /// PUTs a body built by `body` (again for each attempt) to a presigned URL: no credential, an
 /// exact length; returns the ETag.
-async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &CancellationToken, retry: Retry, mut body: impl FnMut() -> Result<RequestBody>) -> Result<String> {
+async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &CancellationToken, retry: Retry, mut body: impl FnMut() -> RequestBody) -> Result<String> {
     let mut headers = HeaderMap::new();
     if let Some(t) = content_type {
         let value = HeaderValue::from_str(t).map_err(|_| Error::invalid(CALL, format!("content_type '{t}' cannot be sent")))?;
         headers.insert("content-type", value);
     }
-    let mut build_error = None;
     let resp = http
         .retrying(CALL, retry, Some(stop), || {
-            let request = match body() {
-                Ok(b) => Some(HttpRequest { method: Method::PUT, url: url.to_string(), headers: headers.clone(), body: b }),
-                Err(e) => {
-                    build_error = Some(e);
-                    None
-                }
-            };
-            let transport = http.transport.clone();
-            async move {
-                match request {
-                    Some(r) => transport.send(r).await,
-                    None => Err(crate::transport::TransportError {
-                        kind: crate::transport::TransportErrorKind::Connect,
-                        message: "body unavailable".into(),
-                    }),
-                }
-            }
+            let request = HttpRequest { method: Method::PUT, url: url.to_string(), headers: headers.clone(), body: body() };
+            http.transport.send(request)
         })
-        .await;
-    if let Some(e) = build_error {
-        return Err(e);
-    }
-    let resp = resp?;
+        .await?;
     let etag = resp.header("etag").unwrap_or_default().to_string();
     // Drain the (empty) body so the connection goes back to the pool.
     let _ = resp.bytes(4096).await;
@@ -389,18 +369,20 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
     match opened {
         Opened::Path { file, path } => {
             let hashing = hash_file(file.clone(), size, stop.clone());
-            let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, || {
-                Ok(RequestBody::Stream { len: size, stream: file_range(file.clone(), 0, size) })
+            let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, || RequestBody::Stream {
+                len: size,
+                stream: file_range(file.clone(), 0, size),
             })
-            .await
-            .map_err(|e| shorter_file(e, &path));
-            let (_, sha) = finish_with_hash(sent, join_hash(hashing).await)?;
+            .await;
+            let hashed = join_hash(hashing).await;
+            // A file that changed size explains any failure above.
             still_same_size(&file, &path, size).await?;
-            Ok(sha)
+            sent?;
+            hashed
         }
         Opened::Bytes(data) => {
             let hashing = hash_bytes(data.clone());
-            put(http, url, Some(content_type), stop, Retry::Idempotent, || Ok(RequestBody::Bytes(data.clone()))).await?;
+            put(http, url, Some(content_type), stop, Retry::Idempotent, || RequestBody::Bytes(data.clone())).await?;
             join_hash(hashing).await
         }
         Opened::Reader(reader) => {
@@ -411,9 +393,7 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
             let pump = pump_reader(reader, size, tx, &hasher);
             let body = RequestBody::Stream { len: size, stream: tokio_stream_from(rx) };
             let mut body = Some(body);
-            let sending = put(http, url, Some(content_type), stop, Retry::NotActed, || {
-                body.take().ok_or_else(|| Error::new(ErrorKind::Connect, CALL, "the PUT failed and a reader cannot be read again"))
-            });
+            let sending = put(http, url, Some(content_type), stop, Retry::Never, || body.take().unwrap_or(RequestBody::Empty));
             let (sent, pumped) = tokio::join!(sending, pump);
             pumped?;
             sent?;
@@ -433,26 +413,6 @@ async fn still_same_size(file: &Arc<std::fs::File>, path: &Path, size: u64) -> R
         return Err(Error::integrity(CALL, format!("{} changed size while it was uploaded ({size} bytes at the start, {now} now)", path.display())));
     }
     Ok(())
-}
-
-/// When both the transfer and the hash failed, the hash's complaint (e.g. the file changed)
-/// says more.
-fn finish_with_hash<T>(sent: Result<T>, hashed: Result<String>) -> Result<(T, String)> {
-    match (sent, hashed) {
-        (Ok(t), Ok(h)) => Ok((t, h)),
-        (Err(_), Err(h)) if h.kind() == ErrorKind::Integrity => Err(h),
-        (Err(e), _) => Err(e),
-        (Ok(_), Err(h)) => Err(h),
-    }
-}
-
-/// A read error that means the file shrank becomes an integrity error.
-fn shorter_file(e: Error, path: &Path) -> Error {
-    if e.message().contains("got shorter") {
-        Error::integrity(CALL, format!("{} changed size while it was uploaded", path.display()))
-    } else {
-        e
-    }
 }
 
 fn tokio_stream_from(mut rx: mpsc::Receiver<std::io::Result<Bytes>>) -> BoxStream<'static, std::io::Result<Bytes>> {
@@ -522,8 +482,9 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                     let done = &done;
                     let plan = &plan;
                     async move {
-                        let etag = put(http, &url, None, stop, Retry::Idempotent, || {
-                            Ok(RequestBody::Stream { len, stream: file_range(file.clone(), offset, len) })
+                        let etag = put(http, &url, None, stop, Retry::Idempotent, || RequestBody::Stream {
+                            len,
+                            stream: file_range(file.clone(), offset, len),
                         })
                         .await?;
                         plan.confirm(done, len);
@@ -532,10 +493,12 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                 })
                 .buffer_unordered(plan.concurrency)
                 .try_collect::<Vec<_>>()
-                .await
-                .map_err(|e| shorter_file(e, &path));
-            let (mut etags, sha) = finish_with_hash(sent, join_hash(hashing).await)?;
+                .await;
+            let hashed = join_hash(hashing).await;
+            // A file that changed size explains any failure above.
             still_same_size(&file, &path, plan.size).await?;
+            let mut etags = sent?;
+            let sha = hashed?;
             etags.sort_unstable_by_key(|(n, _)| *n);
             Ok((sha, etags))
         }
@@ -548,7 +511,7 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                     let done = &done;
                     let plan = &plan;
                     async move {
-                        let etag = put(http, &url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
+                        let etag = put(http, &url, None, stop, Retry::Idempotent, || RequestBody::Bytes(part.clone())).await?;
                         plan.confirm(done, len);
                         Ok::<_, Error>((number, etag))
                     }
@@ -589,7 +552,7 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                     let done = &done;
                     async move {
                         let len = part.len() as u64;
-                        let etag = put(http, &url, None, stop, Retry::Idempotent, || Ok(RequestBody::Bytes(part.clone()))).await?;
+                        let etag = put(http, &url, None, stop, Retry::Idempotent, || RequestBody::Bytes(part.clone())).await?;
                         plan_ref.confirm(done, len);
                         Ok::<_, Error>((number, etag))
                     }
