@@ -91,13 +91,23 @@ impl Client {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let client = self.async_client()?;
-        let fut = f(client);
+        self.spawn(f)?.wait()
+    }
+
+    /// Starts `f` on the shared runtime and returns at once: for callers that must keep
+    /// control while waiting (to notice Ctrl-C, say) and may abort the call.
+    pub fn spawn<F, Fut, T>(&self, f: F) -> Result<Pending<T>>
+    where
+        F: FnOnce(crate::Client) -> Fut,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let fut = f(self.async_client()?);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        runtime()?.spawn(async move {
+        let task = runtime()?.spawn(async move {
             let _ = tx.send(fut.await);
         });
-        rx.recv().map_err(|_| Error::new(ErrorKind::Io, "runtime", "the SDK's runtime stopped during the call"))?
+        Ok(Pending { rx, abort: task.abort_handle() })
     }
 
     pub fn exchange_service_token(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<DelegatedToken> {
@@ -126,6 +136,37 @@ impl Client {
     }
     pub fn quota(&self) -> QuotaApi<'_> {
         QuotaApi { c: self }
+    }
+}
+
+/// A call running on the shared runtime.
+pub struct Pending<T> {
+    rx: std::sync::mpsc::Receiver<Result<T>>,
+    abort: tokio::task::AbortHandle,
+}
+
+fn stopped() -> Error {
+    Error::new(ErrorKind::Cancelled, "runtime", "the call was aborted")
+}
+
+impl<T> Pending<T> {
+    /// The result, blocking until there is one.
+    pub fn wait(self) -> Result<T> {
+        self.rx.recv().map_err(|_| stopped())?
+    }
+
+    /// The result if it comes within `timeout`.
+    pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<Result<T>> {
+        match self.rx.recv_timeout(timeout) {
+            Ok(result) => Some(result),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Err(stopped())),
+        }
+    }
+
+    /// Stops the call: its future is dropped on the runtime, which closes its connections.
+    pub fn abort(&self) {
+        self.abort.abort();
     }
 }
 

@@ -51,12 +51,13 @@ impl Files<'_> {
         let cancel = options.cancel.clone().unwrap_or_default();
         let result = cancellable(Some(&cancel), CALL, self.download_to(file_id, &partial, &options, &cancel)).await;
         match result {
-            Ok(Ok(file)) => {
-                tokio::fs::rename(&partial, &dest)
-                    .await
-                    .map_err(|e| Error::io(CALL, format!("cannot move the download to {}", dest.display()), e))?;
-                Ok(file)
-            }
+            Ok(Ok(file)) => match tokio::fs::rename(&partial, &dest).await {
+                Ok(()) => Ok(file),
+                Err(e) => {
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    Err(Error::io(CALL, format!("cannot move the download to {}", dest.display()), e))
+                }
+            },
             Ok(Err(e)) | Err(e) => {
                 let _ = tokio::fs::remove_file(&partial).await;
                 Err(e)

@@ -415,3 +415,20 @@ async fn download_of_corrupted_bytes_is_an_integrity_error_and_leaves_no_file() 
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "neither the file nor a part file");
 }
+
+#[tokio::test]
+async fn a_download_that_cannot_be_moved_into_place_leaves_nothing_behind() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let file = client.files().upload(UploadSource::bytes(data(100, 1)), UploadOptions::new(&space)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A folder where the file should go: the final rename fails.
+    let dest = dir.path().join("taken");
+    std::fs::create_dir(dest.join("inside").parent().unwrap()).unwrap();
+    std::fs::create_dir(dest.join("inside")).unwrap();
+    let err = client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("taken")], "no part file left behind");
+}
