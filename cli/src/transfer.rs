@@ -1,0 +1,244 @@
+//! `upload` and `download`: the core moves and verifies the bytes; this file walks local
+//! folders, runs several files at once, and draws progress.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use fluidcloud::{CancellationToken, Client, DownloadOptions, ErrorKind, File, Folder, Space, UploadOptions, UploadSource};
+use futures_util::stream::{self, StreamExt};
+use indicatif::{HumanBytes, ProgressBar};
+use serde::Serialize;
+
+use crate::args::{DownloadArgs, UploadArgs};
+use crate::commands::{resolve_space, Ctx};
+use crate::output::{note, print_json, size, Bars, CliResult, Failure};
+
+/// A result paired with the local path it came from or went to.
+#[derive(Serialize)]
+pub struct WithPath<T> {
+    pub path: String,
+    #[serde(flatten)]
+    pub item: T,
+}
+
+struct Job {
+    path: PathBuf,
+    folder_id: Option<String>,
+    size: u64,
+}
+
+#[derive(Default)]
+struct Plan {
+    jobs: Vec<Job>,
+    folders: Vec<WithPath<Folder>>,
+}
+
+#[derive(Serialize)]
+struct Uploaded<'a> {
+    space: &'a Space,
+    files: Vec<WithPath<File>>,
+    folders: Vec<WithPath<Folder>>,
+}
+
+fn utf8_name(path: &Path) -> CliResult<String> {
+    let name = match path.file_name() {
+        Some(n) => n.to_os_string(),
+        // `.`, `..` or `dir/..`: name the folder after what it really is.
+        None => std::fs::canonicalize(path)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_os_string()))
+            .ok_or_else(|| Failure::usage(format!("{} has no name to give its folder", path.display())))?,
+    };
+    name.into_string().map_err(|_| Failure::usage(format!("the name of {} is not UTF-8", path.display())))
+}
+
+/// The folder `name` under `parent`: created, or the live one already there.
+async fn ensure_folder(client: &Client, space_id: &str, parent: Option<&str>, name: &str) -> CliResult<Folder> {
+    match client.folders().create(name, space_id, parent).await {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == ErrorKind::Conflict => {
+            let siblings = client.folders().list(space_id, parent, false).await?;
+            siblings.into_iter().find(|f| f.name == name).ok_or_else(|| e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_dir_sorted(dir: &Path) -> CliResult<Vec<std::fs::DirEntry>> {
+    let cannot = |e: std::io::Error| Failure::io(format!("cannot read the folder {}: {e}", dir.display()));
+    let mut entries = std::fs::read_dir(dir).map_err(cannot)?.collect::<Result<Vec<_>, _>>().map_err(cannot)?;
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
+/// Recreates `root` and the folders below it remotely (before any byte goes up, so files can
+/// go in any order), and lists its files.
+async fn walk(client: &Client, space_id: &str, root: &Path, parent: Option<String>, plan: &mut Plan) -> CliResult<()> {
+    let top = ensure_folder(client, space_id, parent.as_deref(), &utf8_name(root)?).await?;
+    let mut stack = vec![(root.to_path_buf(), top.id.clone())];
+    plan.folders.push(WithPath { path: root.display().to_string(), item: top });
+    while let Some((dir, folder_id)) = stack.pop() {
+        for entry in read_dir_sorted(&dir)? {
+            let path = entry.path();
+            let link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => return Err(Failure::io(format!("cannot read {}: {e}", path.display()))),
+            };
+            if meta.is_dir() {
+                if link {
+                    // Following links to folders can loop forever.
+                    note(format!("skipping {}: a symbolic link to a folder", path.display()));
+                    continue;
+                }
+                let sub = ensure_folder(client, space_id, Some(&folder_id), &utf8_name(&path)?).await?;
+                stack.push((path.clone(), sub.id.clone()));
+                plan.folders.push(WithPath { path: path.display().to_string(), item: sub });
+            } else if meta.is_file() {
+                plan.jobs.push(Job { path, folder_id: Some(folder_id.clone()), size: meta.len() });
+            } else {
+                note(format!("skipping {}: not a regular file", path.display()));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn upload(ctx: &Ctx, args: UploadArgs, cancel: &CancellationToken) -> CliResult<()> {
+    if args.name.is_some() && args.paths.len() > 1 {
+        return Err(Failure::usage("--name names one file; several paths were given"));
+    }
+    let client = &ctx.client;
+    let space = resolve_space(client, &args.space).await?;
+    let mut plan = Plan::default();
+    for path in &args.paths {
+        let meta = std::fs::metadata(path).map_err(|e| Failure::io(format!("cannot read {}: {e}", path.display())))?;
+        if meta.is_dir() {
+            if !args.recursive {
+                return Err(Failure::usage(format!("{} is a folder; pass --recursive to upload it and everything below it", path.display())));
+            }
+            if args.name.is_some() {
+                return Err(Failure::usage("--name names one file, not a folder"));
+            }
+            walk(client, &space.id, path, args.folder.clone(), &mut plan).await?;
+        } else if meta.is_file() {
+            plan.jobs.push(Job { path: path.clone(), folder_id: args.folder.clone(), size: meta.len() });
+        } else {
+            return Err(Failure::usage(format!("{} is not a regular file", path.display())));
+        }
+    }
+
+    let count = plan.jobs.len();
+    let total: u64 = plan.jobs.iter().map(|j| j.size).sum();
+    let bars = Bars::new(ctx.json);
+    let overall = bars.overall(total, count);
+    let finished = AtomicUsize::new(0);
+    let mut running = stream::iter(plan.jobs.into_iter().enumerate())
+        .map(|(index, job)| {
+            let bars = &bars;
+            let overall = overall.clone();
+            let space_id = space.id.clone();
+            let args = &args;
+            async move {
+                let label = job.path.display().to_string();
+                let bar = bars.file_above(&overall, &label, job.size);
+                let mut options = UploadOptions::new(space_id);
+                options.folder_id = job.folder_id.clone();
+                options.name = args.name.clone();
+                options.content_type = args.content_type.clone();
+                options.public = args.public;
+                options.cancel = Some(cancel.clone());
+                options.progress = Some(progress_into(bar.clone(), Some(overall)));
+                let result = client.files().upload(UploadSource::path(&job.path), options).await;
+                bar.finish_and_clear();
+                result.map(|file| (index, label, file))
+            }
+        })
+        .buffer_unordered(args.concurrency as usize);
+
+    let mut files = Vec::with_capacity(count);
+    while let Some(result) = running.next().await {
+        match result {
+            Ok((index, path, file)) => {
+                let n = finished.fetch_add(1, Ordering::Relaxed) + 1;
+                overall.set_message(format!("total: {n}/{count} files"));
+                if !ctx.json {
+                    let url = file.public_url.as_deref().map(|u| format!("  {u}")).unwrap_or_default();
+                    bars.say(format!("{}  {path}{url}", file.id));
+                }
+                files.push((index, WithPath { path, item: file }));
+            }
+            Err(e) => {
+                // Dropping the stream cancels the uploads still running.
+                drop(running);
+                bars.clear();
+                return Err(e.into());
+            }
+        }
+    }
+    overall.finish_and_clear();
+    files.sort_by_key(|(i, _)| *i);
+    let files: Vec<WithPath<File>> = files.into_iter().map(|(_, f)| f).collect();
+    if ctx.json {
+        print_json(&Uploaded { space: &space, files, folders: plan.folders })
+    } else {
+        let folders = if plan.folders.is_empty() { String::new() } else { format!(", {} folders", plan.folders.len()) };
+        note(format!("uploaded {count} files ({}){folders} to space {}", HumanBytes(total), space.name));
+        Ok(())
+    }
+}
+
+/// A core progress callback that moves `bar` (and the overall bar by the same bytes).
+fn progress_into(bar: ProgressBar, overall: Option<ProgressBar>) -> fluidcloud::Progress {
+    let last = AtomicU64::new(0);
+    Arc::new(move |done: u64, total: u64| {
+        if bar.length() != Some(total) {
+            bar.set_length(total);
+        }
+        bar.set_position(done);
+        let before = last.fetch_max(done, Ordering::Relaxed);
+        if let (Some(o), true) = (&overall, done > before) {
+            o.inc(done - before);
+        }
+    })
+}
+
+/// Where a download goes: DEST, DEST/NAME when DEST is a folder, else ./NAME.
+fn destination(dest: Option<PathBuf>, file: &File) -> CliResult<PathBuf> {
+    // The name comes from the server: keep only its last component, so it cannot point
+    // outside the chosen folder.
+    let name = Path::new(&file.original_name)
+        .file_name()
+        .map(|n| n.to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .unwrap_or_else(|| file.id.clone().into());
+    match dest {
+        None => Ok(PathBuf::from(name)),
+        Some(d) if d.is_dir() => Ok(d.join(name)),
+        // `dir/` names a folder: one that does not exist is a mistake, not a file name.
+        Some(d) if d.as_os_str().as_encoded_bytes().ends_with(b"/") => {
+            Err(Failure::io(format!("{} is not an existing folder", d.display())))
+        }
+        Some(d) => Ok(d),
+    }
+}
+
+pub async fn download(ctx: &Ctx, args: DownloadArgs, cancel: &CancellationToken) -> CliResult<()> {
+    let files = ctx.client.files();
+    let meta = files.get(&args.file_id).await?;
+    let dest = destination(args.dest, &meta)?;
+    let bars = Bars::new(ctx.json);
+    let bar = bars.bytes(&meta.original_name, meta.size.unwrap_or(0));
+    let options = DownloadOptions { progress: Some(progress_into(bar.clone(), None)), cancel: Some(cancel.clone()) };
+    let result = files.download(&args.file_id, &dest, options).await;
+    bar.finish_and_clear();
+    let file = result?;
+    let path = dest.display().to_string();
+    if ctx.json {
+        print_json(&WithPath { path, item: file })
+    } else {
+        bars.say(format!("downloaded {} ({}) to {path}", file.id, size(file.size)));
+        Ok(())
+    }
+}
