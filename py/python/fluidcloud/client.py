@@ -1,0 +1,498 @@
+"""The FluidCloud clients: :class:`FluidCloud` (blocking) and :class:`AsyncFluidCloud`.
+
+    from fluidcloud import FluidCloud
+    fc = FluidCloud(api_key="fck_live_...")          # or FLUIDCLOUD_API_KEY
+    asset = fc.files.upload("logo.png", space_id=space_id, public=True)
+    print(asset.public_url)
+
+The work happens in the Rust core (``fluidcloud._core``): blocking calls release the GIL
+and stop on Ctrl-C; uploads stream from their source, hash beside the transfer and send
+multipart parts in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any, Dict, List, Optional, TypeVar
+
+from . import _core, _ops
+from ._ops import Progress, Source
+from .models import DelegatedToken, File, Folder, Link, Quota, Share, Space
+
+__all__ = ["FluidCloud", "AsyncFluidCloud", "DEFAULT_BASE_URL"]
+
+DEFAULT_BASE_URL = "https://api-cloud.fluidvip.com"
+
+logger = logging.getLogger("fluidcloud")
+T = TypeVar("T")
+
+
+def _log_failure(op: str, started: float, error: BaseException) -> None:
+    # Only the call's name, the class and the request id: arguments can hold credentials.
+    logger.debug(
+        "%s failed after %.1f ms: %s (request id %s)",
+        op,
+        (time.perf_counter() - started) * 1000,
+        type(error).__name__,
+        getattr(error, "request_id", None),
+    )
+
+
+class _Base:
+    _core: Optional[_core.Client]
+
+    def _client(self) -> _core.Client:
+        if self._core is None:
+            raise RuntimeError("this FluidCloud client is closed")
+        return self._core
+
+    def _run(self, op: str, args: Dict[str, Any], build: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            text = self._client().call(op, args)
+        except BaseException as e:
+            _log_failure(op, started, e)
+            raise
+        logger.debug("%s took %.1f ms", op, (time.perf_counter() - started) * 1000)
+        return build(json.loads(text))
+
+    async def _arun(self, op: str, args: Dict[str, Any], build: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            text = await self._client().call_async(op, args)
+        except BaseException as e:
+            _log_failure(op, started, e)
+            raise
+        logger.debug("%s took %.1f ms", op, (time.perf_counter() - started) * 1000)
+        return build(json.loads(text))
+
+
+def _make_core(
+    api_key: Optional[str],
+    base_url: Optional[str],
+    api_version: str,
+    timeout: float,
+    http_client: Any,
+    max_retries: int,
+    concurrency: int,
+) -> _core.Client:
+    if api_key is not None and not isinstance(api_key, str):
+        raise TypeError(f"api_key must be str, not {type(api_key).__name__}")
+    if api_key == "":
+        raise ValueError("api_key is required")
+    return _core.Client(
+        api_key,
+        base_url=base_url,
+        api_version=api_version,
+        timeout=float(timeout),
+        max_retries=max_retries,
+        concurrency=concurrency,
+        http_client=http_client,
+    )
+
+
+class FluidCloud(_Base):
+    """The FluidCloud API client (blocking, thread-safe).
+
+    Args:
+        api_key: An API key (``fck_live_…`` / ``fck_test_…``, sent as ``X-API-Key``) or a
+            bearer token. Default: ``FLUIDCLOUD_API_KEY``.
+        base_url: API origin. Default: ``FLUIDCLOUD_BASE_URL``, else production.
+        api_version: API version segment (``"v1"``).
+        timeout: Per-request timeout in seconds.
+        http_client: An ``httpx.Client`` to send every request through (API and storage),
+            e.g. one built on ``httpx.MockTransport`` in tests.
+        max_retries: Retries of failed requests that are safe to repeat.
+        concurrency: Multipart parts uploaded at once.
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        api_version: str = "v1",
+        timeout: float = 300.0,
+        http_client: Any = None,
+        max_retries: int = 2,
+        concurrency: int = 8,
+    ) -> None:
+        self._http = http_client
+        self._core = _make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency)
+        self._attach()
+
+    def _attach(self) -> None:
+        self.spaces = _Spaces(self)
+        self.folders = _Folders(self)
+        self.files = _Files(self)
+        self.shares = _Shares(self)
+        self.quota = _Quota(self)
+
+    @classmethod
+    def _wrap(cls, core: _core.Client, http_client: Any) -> "FluidCloud":
+        self = cls.__new__(cls)
+        self._http = http_client
+        self._core = core
+        self._attach()
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return self._client().base_url
+
+    def __repr__(self) -> str:
+        state = "closed" if self._core is None else repr(self._core.base_url)
+        return f"FluidCloud(base_url={state})"
+
+    def exchange_service_token(
+        self,
+        user_jwt: str,
+        app: str,
+        *,
+        job_id: Optional[str] = None,
+        ttl_seconds: Optional[int] = None,
+    ) -> DelegatedToken:
+        """Trade this service key and an end user's JWT for a token that acts as that user."""
+        return self._run(*_ops.exchange_service_token(user_jwt, app, job_id, ttl_seconds))
+
+    def as_user(
+        self,
+        user_jwt: str,
+        app: str,
+        *,
+        job_id: Optional[str] = None,
+        ttl_seconds: Optional[int] = None,
+        timeout: float = 300.0,
+    ) -> "FluidCloud":
+        """A new client acting as the end user, sharing this one's connections.
+
+        ``timeout`` is accepted for compatibility; the new client shares this one's
+        connections and therefore its timeout.
+        """
+        del timeout
+        core = self._client().as_user(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
+        return FluidCloud._wrap(core, self._http)
+
+    def close(self) -> None:
+        """Release the client (and close ``http_client`` when one was given)."""
+        self._core = None
+        if self._http is not None:
+            self._http.close()
+
+    def __enter__(self) -> "FluidCloud":
+        return self
+
+    def __exit__(self, *_exc: Any) -> None:
+        self.close()
+
+
+class _Resource:
+    def __init__(self, client: FluidCloud) -> None:
+        self._c = client
+
+
+class _Spaces(_Resource):
+    def list(self) -> List[Space]:
+        return self._c._run(*_ops.spaces_list())
+
+    def create(self, name: str) -> Space:
+        return self._c._run(*_ops.spaces_create(name))
+
+
+class _Folders(_Resource):
+    def list(self, space_id: str, parent_id: Optional[str] = None, *, trash: bool = False) -> List[Folder]:
+        return self._c._run(*_ops.folders_list(space_id, parent_id, trash))
+
+    def create(self, name: str, space_id: str, parent_id: Optional[str] = None) -> Folder:
+        return self._c._run(*_ops.folders_create(name, space_id, parent_id))
+
+    def rename(self, folder_id: str, name: str) -> Folder:
+        return self._c._run(*_ops.folders_rename(folder_id, name))
+
+    def move(self, folder_id: str, parent_id: Optional[str]) -> Folder:
+        """Move under ``parent_id``; ``None`` moves to the space root."""
+        return self._c._run(*_ops.folders_move(folder_id, parent_id))
+
+    def delete(self, folder_id: str) -> Folder:
+        return self._c._run(*_ops.folders_delete(folder_id))
+
+    def restore(self, folder_id: str) -> Folder:
+        return self._c._run(*_ops.folders_restore(folder_id))
+
+
+class _Files(_Resource):
+    def upload(
+        self,
+        file: Source,
+        space_id: str,
+        *,
+        folder_id: Optional[str] = None,
+        name: Optional[str] = None,
+        content_type: Optional[str] = None,
+        public: bool = False,
+        app: Optional[str] = None,
+        client_key: Optional[str] = None,
+        on_progress: Optional[Progress] = None,
+    ) -> File:
+        """Upload a path, bytes or a binary file object; returns the stored file.
+
+        ``public=True`` also mints the permanent public link (``result.public_url``).
+        ``on_progress(done, total)`` is called as storage confirms bytes, from a worker thread.
+        """
+        return self._c._run(
+            *_ops.upload(
+                file,
+                space_id,
+                folder_id=folder_id,
+                name=name,
+                content_type=content_type,
+                public=public,
+                app=app,
+                client_key=client_key,
+                on_progress=on_progress,
+            )
+        )
+
+    def download(self, file_id: str, dest: Any, *, on_progress: Optional[Progress] = None) -> File:
+        """Download to ``dest`` (verified against the file's size and SHA-256)."""
+        return self._c._run(*_ops.files_download(file_id, dest, on_progress))
+
+    def list(
+        self,
+        space_id: str,
+        folder_id: Optional[str] = None,
+        *,
+        trash: bool = False,
+        app: Optional[str] = None,
+    ) -> List[File]:
+        return self._c._run(*_ops.files_list(space_id, folder_id, trash, app))
+
+    def get(self, file_id: str) -> File:
+        return self._c._run(*_ops.files_get(file_id))
+
+    def resolve(self, client_key: str, *, app: Optional[str] = None) -> File:
+        """The newest live file uploaded with ``client_key`` in the ``app`` namespace."""
+        return self._c._run(*_ops.files_resolve(client_key, app))
+
+    def rename(self, file_id: str, name: str) -> File:
+        return self._c._run(*_ops.files_rename(file_id, name))
+
+    def move(self, file_id: str, folder_id: Optional[str]) -> File:
+        """Move into ``folder_id``; ``None`` moves to the space root."""
+        return self._c._run(*_ops.files_move(file_id, folder_id))
+
+    def delete(self, file_id: str) -> File:
+        return self._c._run(*_ops.files_delete(file_id))
+
+    def restore(self, file_id: str) -> File:
+        return self._c._run(*_ops.files_restore(file_id))
+
+    def download_url(self, file_id: str) -> str:
+        """A short-lived presigned GET URL for the owner."""
+        return self._c._run(*_ops.files_download_url(file_id))
+
+    def public_url(self, file_id: str) -> Link:
+        """Mint (or return) the permanent public link: inline, cacheable, never expires."""
+        return self._c._run(*_ops.files_public_url(file_id))
+
+    def signed_url(self, file_id: str, *, expires_in_days: int = 7, permission: str = "view") -> Link:
+        """Mint an expiring link (1..365 days)."""
+        return self._c._run(*_ops.files_signed_url(file_id, expires_in_days, permission))
+
+
+class _Shares(_Resource):
+    def list(self, *, file_id: Optional[str] = None, include_inactive: bool = False) -> List[Share]:
+        return self._c._run(*_ops.shares_list(file_id, include_inactive))
+
+    def revoke(self, share_id: str) -> None:
+        self._c._run(*_ops.shares_revoke(share_id))
+
+
+class _Quota(_Resource):
+    def usage(self) -> Quota:
+        return self._c._run(*_ops.quota_usage())
+
+
+class AsyncFluidCloud(_Base):
+    """The same client for ``asyncio``: every method is ``async``; use ``async with``."""
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        *,
+        base_url: Optional[str] = None,
+        api_version: str = "v1",
+        timeout: float = 300.0,
+        http_client: Any = None,
+        max_retries: int = 2,
+        concurrency: int = 8,
+    ) -> None:
+        self._http = http_client
+        self._core = _make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency)
+        self._attach()
+
+    def _attach(self) -> None:
+        self.spaces = _AsyncSpaces(self)
+        self.folders = _AsyncFolders(self)
+        self.files = _AsyncFiles(self)
+        self.shares = _AsyncShares(self)
+        self.quota = _AsyncQuota(self)
+
+    @property
+    def base_url(self) -> str:
+        return self._client().base_url
+
+    def __repr__(self) -> str:
+        state = "closed" if self._core is None else repr(self._core.base_url)
+        return f"AsyncFluidCloud(base_url={state})"
+
+    async def exchange_service_token(
+        self,
+        user_jwt: str,
+        app: str,
+        *,
+        job_id: Optional[str] = None,
+        ttl_seconds: Optional[int] = None,
+    ) -> DelegatedToken:
+        return await self._arun(*_ops.exchange_service_token(user_jwt, app, job_id, ttl_seconds))
+
+    async def as_user(
+        self,
+        user_jwt: str,
+        app: str,
+        *,
+        job_id: Optional[str] = None,
+        ttl_seconds: Optional[int] = None,
+        timeout: float = 300.0,
+    ) -> "AsyncFluidCloud":
+        del timeout
+        token = await self.exchange_service_token(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
+        return AsyncFluidCloud(token.token, base_url=self.base_url, http_client=self._http)
+
+    async def close(self) -> None:
+        self._core = None
+        if self._http is not None:
+            self._http.close()
+
+    async def __aenter__(self) -> "AsyncFluidCloud":
+        return self
+
+    async def __aexit__(self, *_exc: Any) -> None:
+        await self.close()
+
+
+class _AsyncResource:
+    def __init__(self, client: AsyncFluidCloud) -> None:
+        self._c = client
+
+
+class _AsyncSpaces(_AsyncResource):
+    async def list(self) -> List[Space]:
+        return await self._c._arun(*_ops.spaces_list())
+
+    async def create(self, name: str) -> Space:
+        return await self._c._arun(*_ops.spaces_create(name))
+
+
+class _AsyncFolders(_AsyncResource):
+    async def list(self, space_id: str, parent_id: Optional[str] = None, *, trash: bool = False) -> List[Folder]:
+        return await self._c._arun(*_ops.folders_list(space_id, parent_id, trash))
+
+    async def create(self, name: str, space_id: str, parent_id: Optional[str] = None) -> Folder:
+        return await self._c._arun(*_ops.folders_create(name, space_id, parent_id))
+
+    async def rename(self, folder_id: str, name: str) -> Folder:
+        return await self._c._arun(*_ops.folders_rename(folder_id, name))
+
+    async def move(self, folder_id: str, parent_id: Optional[str]) -> Folder:
+        return await self._c._arun(*_ops.folders_move(folder_id, parent_id))
+
+    async def delete(self, folder_id: str) -> Folder:
+        return await self._c._arun(*_ops.folders_delete(folder_id))
+
+    async def restore(self, folder_id: str) -> Folder:
+        return await self._c._arun(*_ops.folders_restore(folder_id))
+
+
+class _AsyncFiles(_AsyncResource):
+    async def upload(
+        self,
+        file: Source,
+        space_id: str,
+        *,
+        folder_id: Optional[str] = None,
+        name: Optional[str] = None,
+        content_type: Optional[str] = None,
+        public: bool = False,
+        app: Optional[str] = None,
+        client_key: Optional[str] = None,
+        on_progress: Optional[Progress] = None,
+    ) -> File:
+        return await self._c._arun(
+            *_ops.upload(
+                file,
+                space_id,
+                folder_id=folder_id,
+                name=name,
+                content_type=content_type,
+                public=public,
+                app=app,
+                client_key=client_key,
+                on_progress=on_progress,
+            )
+        )
+
+    async def download(self, file_id: str, dest: Any, *, on_progress: Optional[Progress] = None) -> File:
+        return await self._c._arun(*_ops.files_download(file_id, dest, on_progress))
+
+    async def list(
+        self,
+        space_id: str,
+        folder_id: Optional[str] = None,
+        *,
+        trash: bool = False,
+        app: Optional[str] = None,
+    ) -> List[File]:
+        return await self._c._arun(*_ops.files_list(space_id, folder_id, trash, app))
+
+    async def get(self, file_id: str) -> File:
+        return await self._c._arun(*_ops.files_get(file_id))
+
+    async def resolve(self, client_key: str, *, app: Optional[str] = None) -> File:
+        return await self._c._arun(*_ops.files_resolve(client_key, app))
+
+    async def rename(self, file_id: str, name: str) -> File:
+        return await self._c._arun(*_ops.files_rename(file_id, name))
+
+    async def move(self, file_id: str, folder_id: Optional[str]) -> File:
+        return await self._c._arun(*_ops.files_move(file_id, folder_id))
+
+    async def delete(self, file_id: str) -> File:
+        return await self._c._arun(*_ops.files_delete(file_id))
+
+    async def restore(self, file_id: str) -> File:
+        return await self._c._arun(*_ops.files_restore(file_id))
+
+    async def download_url(self, file_id: str) -> str:
+        return await self._c._arun(*_ops.files_download_url(file_id))
+
+    async def public_url(self, file_id: str) -> Link:
+        return await self._c._arun(*_ops.files_public_url(file_id))
+
+    async def signed_url(self, file_id: str, *, expires_in_days: int = 7, permission: str = "view") -> Link:
+        return await self._c._arun(*_ops.files_signed_url(file_id, expires_in_days, permission))
+
+
+class _AsyncShares(_AsyncResource):
+    async def list(self, *, file_id: Optional[str] = None, include_inactive: bool = False) -> List[Share]:
+        return await self._c._arun(*_ops.shares_list(file_id, include_inactive))
+
+    async def revoke(self, share_id: str) -> None:
+        await self._c._arun(*_ops.shares_revoke(share_id))
+
+
+class _AsyncQuota(_AsyncResource):
+    async def usage(self) -> Quota:
+        return await self._c._arun(*_ops.quota_usage())

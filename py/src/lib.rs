@@ -1,0 +1,559 @@
+//! `fluidcloud._core`: the Python face of the Rust core. It only converts types and maps the
+//! core's errors to the classes of `fluidcloud.errors`; every behaviour lives in the core.
+//!
+//! One entry point per style: `Client.call(op, args)` blocks (with the GIL released and Ctrl-C
+//! honoured), `Client.call_async(op, args)` returns an awaitable. Both run the same
+//! [`execute`]; results travel as JSON text that the Python layer turns into dataclasses.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fluidcloud::blocking::Pending;
+use fluidcloud::transport::{
+    HeaderMap, HeaderName, HeaderValue, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
+    TransportErrorKind,
+};
+use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, Permission, UploadOptions, UploadSource};
+use futures_util::future::BoxFuture;
+use futures_util::{stream, StreamExt};
+use pyo3::exceptions::{PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+
+const USER_AGENT: &str = concat!("fluidcloud-python/", env!("CARGO_PKG_VERSION"));
+/// How often a blocking call looks for Ctrl-C while it waits.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// One call of the SDK, with its arguments converted from Python.
+enum Op {
+    SpacesList,
+    SpacesCreate { name: String },
+    FoldersList { space_id: String, parent_id: Option<String>, trash: bool },
+    FoldersCreate { name: String, space_id: String, parent_id: Option<String> },
+    FoldersRename { folder_id: String, name: String },
+    FoldersMove { folder_id: String, parent_id: Option<String> },
+    FoldersDelete { folder_id: String },
+    FoldersRestore { folder_id: String },
+    FilesList { space_id: String, folder_id: Option<String>, trash: bool, app: Option<String> },
+    FilesGet { file_id: String },
+    FilesResolve { client_key: String, app: Option<String> },
+    FilesRename { file_id: String, name: String },
+    FilesMove { file_id: String, folder_id: Option<String> },
+    FilesDelete { file_id: String },
+    FilesRestore { file_id: String },
+    FilesDownloadUrl { file_id: String },
+    FilesPublicUrl { file_id: String },
+    FilesSignedUrl { file_id: String, expires_in_days: u32, permission: Permission },
+    FilesUpload { source: UploadSource, options: UploadOptions },
+    FilesDownload { file_id: String, dest: PathBuf, options: DownloadOptions },
+    SharesList { file_id: Option<String>, include_inactive: bool },
+    SharesRevoke { share_id: String },
+    QuotaUsage,
+    ExchangeServiceToken { user_jwt: String, app: String, job_id: Option<String>, ttl_seconds: Option<u64> },
+}
+
+fn json<T: serde::Serialize>(value: &T) -> fluidcloud::Result<String> {
+    Ok(serde_json::to_string(value).unwrap_or_else(|_| "null".to_string()))
+}
+
+/// Runs one call on the async client: shared by the blocking and the async entry points.
+async fn execute(c: fluidcloud::Client, op: Op) -> fluidcloud::Result<String> {
+    match op {
+        Op::SpacesList => json(&c.spaces().list().await?),
+        Op::SpacesCreate { name } => json(&c.spaces().create(&name).await?),
+        Op::FoldersList { space_id, parent_id, trash } => json(&c.folders().list(&space_id, parent_id.as_deref(), trash).await?),
+        Op::FoldersCreate { name, space_id, parent_id } => json(&c.folders().create(&name, &space_id, parent_id.as_deref()).await?),
+        Op::FoldersRename { folder_id, name } => json(&c.folders().rename(&folder_id, &name).await?),
+        Op::FoldersMove { folder_id, parent_id } => json(&c.folders().move_to(&folder_id, parent_id.as_deref()).await?),
+        Op::FoldersDelete { folder_id } => json(&c.folders().delete(&folder_id).await?),
+        Op::FoldersRestore { folder_id } => json(&c.folders().restore(&folder_id).await?),
+        Op::FilesList { space_id, folder_id, trash, app } => {
+            json(&c.files().list(&space_id, folder_id.as_deref(), trash, app.as_deref()).await?)
+        }
+        Op::FilesGet { file_id } => json(&c.files().get(&file_id).await?),
+        Op::FilesResolve { client_key, app } => json(&c.files().resolve(&client_key, app.as_deref()).await?),
+        Op::FilesRename { file_id, name } => json(&c.files().rename(&file_id, &name).await?),
+        Op::FilesMove { file_id, folder_id } => json(&c.files().move_to(&file_id, folder_id.as_deref()).await?),
+        Op::FilesDelete { file_id } => json(&c.files().delete(&file_id).await?),
+        Op::FilesRestore { file_id } => json(&c.files().restore(&file_id).await?),
+        Op::FilesDownloadUrl { file_id } => json(&c.files().download_url(&file_id).await?),
+        Op::FilesPublicUrl { file_id } => json(&c.files().public_url(&file_id).await?),
+        Op::FilesSignedUrl { file_id, expires_in_days, permission } => {
+            json(&c.files().signed_url(&file_id, expires_in_days, permission).await?)
+        }
+        Op::FilesUpload { source, options } => json(&c.files().upload(source, options).await?),
+        Op::FilesDownload { file_id, dest, options } => json(&c.files().download(&file_id, &dest, options).await?),
+        Op::SharesList { file_id, include_inactive } => json(&c.shares().list(file_id.as_deref(), include_inactive).await?),
+        Op::SharesRevoke { share_id } => {
+            c.shares().revoke(&share_id).await?;
+            Ok("null".to_string())
+        }
+        Op::QuotaUsage => json(&c.quota().usage().await?),
+        Op::ExchangeServiceToken { user_jwt, app, job_id, ttl_seconds } => {
+            json(&c.exchange_service_token(&user_jwt, &app, job_id.as_deref(), ttl_seconds).await?)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------
+
+struct Args<'a, 'py> {
+    op: &'a str,
+    dict: &'a Bound<'py, PyDict>,
+}
+
+impl<'py> Args<'_, 'py> {
+    fn item(&self, key: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+        Ok(self.dict.get_item(key)?.filter(|v| !v.is_none()))
+    }
+
+    fn type_error(&self, key: &str, want: &str, got: &Bound<'py, PyAny>) -> PyErr {
+        let type_name = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        PyTypeError::new_err(format!("{}: {key} must be {want}, not {type_name}", self.op))
+    }
+
+    fn opt_str(&self, key: &str) -> PyResult<Option<String>> {
+        match self.item(key)? {
+            None => Ok(None),
+            Some(v) => v.extract::<String>().map(Some).map_err(|_| self.type_error(key, "str", &v)),
+        }
+    }
+
+    fn str(&self, key: &str) -> PyResult<String> {
+        self.opt_str(key)?.ok_or_else(|| PyTypeError::new_err(format!("{}: {key} is required", self.op)))
+    }
+
+    fn flag(&self, key: &str) -> PyResult<bool> {
+        match self.item(key)? {
+            None => Ok(false),
+            Some(v) => v.extract::<bool>().map_err(|_| self.type_error(key, "bool", &v)),
+        }
+    }
+
+    fn opt_u64(&self, key: &str) -> PyResult<Option<u64>> {
+        match self.item(key)? {
+            None => Ok(None),
+            Some(v) if v.is_instance_of::<pyo3::types::PyBool>() => Err(self.type_error(key, "int", &v)),
+            Some(v) => match v.extract::<i64>() {
+                Ok(n) if n >= 0 => Ok(Some(n as u64)),
+                Ok(n) => Err(PyValueError::new_err(format!("{}: {key} must not be negative, got {n}", self.op))),
+                Err(_) => Err(self.type_error(key, "int", &v)),
+            },
+        }
+    }
+
+    fn path(&self, key: &str) -> PyResult<PathBuf> {
+        let v = self.item(key)?.ok_or_else(|| PyTypeError::new_err(format!("{}: {key} is required", self.op)))?;
+        // os.fspath() gives str, or bytes for paths that are not UTF-8.
+        if let Ok(s) = v.extract::<String>() {
+            return Ok(PathBuf::from(s));
+        }
+        if let Ok(b) = v.cast::<PyBytes>() {
+            use std::os::unix::ffi::OsStrExt;
+            return Ok(PathBuf::from(std::ffi::OsStr::from_bytes(b.as_bytes())));
+        }
+        Err(self.type_error(key, "a path (str or os.PathLike)", &v))
+    }
+}
+
+/// Reads a Python binary file object, holding the GIL only while `read` runs.
+struct PyReader {
+    file: Py<PyAny>,
+}
+
+impl Read for PyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let chunk = self.file.call_method1(py, "read", (buf.len(),)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let chunk = chunk.bind(py);
+            let data: PyBackedBytes = chunk
+                .extract()
+                .map_err(|_| std::io::Error::other("the file object's read() returned something other than bytes"))?;
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            Ok(n)
+        })
+    }
+}
+
+/// The first exception a Python callback raised; the call is cancelled and it is re-raised.
+type CallbackError = Arc<Mutex<Option<PyErr>>>;
+
+fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: CancellationToken) -> fluidcloud::Progress {
+    Arc::new(move |done, total| {
+        Python::attach(|py| {
+            if let Err(e) = callback.call1(py, (done, total)) {
+                let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                if slot.is_none() {
+                    *slot = Some(e);
+                }
+                cancel.cancel();
+            }
+        })
+    })
+}
+
+fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError) -> PyResult<Op> {
+    let a = Args { op, dict };
+    Ok(match op {
+        "spaces.list" => Op::SpacesList,
+        "spaces.create" => Op::SpacesCreate { name: a.str("name")? },
+        "folders.list" => Op::FoldersList { space_id: a.str("space_id")?, parent_id: a.opt_str("parent_id")?, trash: a.flag("trash")? },
+        "folders.create" => Op::FoldersCreate { name: a.str("name")?, space_id: a.str("space_id")?, parent_id: a.opt_str("parent_id")? },
+        "folders.rename" => Op::FoldersRename { folder_id: a.str("folder_id")?, name: a.str("name")? },
+        "folders.move" => Op::FoldersMove { folder_id: a.str("folder_id")?, parent_id: a.opt_str("parent_id")? },
+        "folders.delete" => Op::FoldersDelete { folder_id: a.str("folder_id")? },
+        "folders.restore" => Op::FoldersRestore { folder_id: a.str("folder_id")? },
+        "files.list" => Op::FilesList {
+            space_id: a.str("space_id")?,
+            folder_id: a.opt_str("folder_id")?,
+            trash: a.flag("trash")?,
+            app: a.opt_str("app")?,
+        },
+        "files.get" => Op::FilesGet { file_id: a.str("file_id")? },
+        "files.resolve" => Op::FilesResolve { client_key: a.str("client_key")?, app: a.opt_str("app")? },
+        "files.rename" => Op::FilesRename { file_id: a.str("file_id")?, name: a.str("name")? },
+        "files.move" => Op::FilesMove { file_id: a.str("file_id")?, folder_id: a.opt_str("folder_id")? },
+        "files.delete" => Op::FilesDelete { file_id: a.str("file_id")? },
+        "files.restore" => Op::FilesRestore { file_id: a.str("file_id")? },
+        "files.download_url" => Op::FilesDownloadUrl { file_id: a.str("file_id")? },
+        "files.public_url" => Op::FilesPublicUrl { file_id: a.str("file_id")? },
+        "files.signed_url" => {
+            let days = a.opt_u64("expires_in_days")?.unwrap_or(7);
+            let days = u32::try_from(days).map_err(|_| PyValueError::new_err("expires_in_days must be between 1 and 365"))?;
+            let permission: Permission =
+                a.opt_str("permission")?.unwrap_or_else(|| "view".into()).parse().map_err(PyValueError::new_err)?;
+            Op::FilesSignedUrl { file_id: a.str("file_id")?, expires_in_days: days, permission }
+        }
+        "files.upload" => {
+            let cancel = CancellationToken::new();
+            let source = match a.str("kind")?.as_str() {
+                "path" => UploadSource::Path(a.path("source")?),
+                "bytes" => {
+                    let v = a.item("source")?.ok_or_else(|| PyTypeError::new_err("files.upload: source is required"))?;
+                    // bytes are shared with Python, not copied.
+                    let data: PyBackedBytes = v.extract().map_err(|_| a.type_error("source", "bytes", &v))?;
+                    UploadSource::Bytes(Bytes::from_owner(data))
+                }
+                "reader" => {
+                    let file = a.item("source")?.ok_or_else(|| PyTypeError::new_err("files.upload: source is required"))?;
+                    let size = a.opt_u64("size")?.ok_or_else(|| PyTypeError::new_err("files.upload: size is required"))?;
+                    UploadSource::reader(PyReader { file: file.unbind() }, size)
+                }
+                other => return Err(PyValueError::new_err(format!("files.upload: unknown source kind '{other}'"))),
+            };
+            let progress = a.item("on_progress")?.map(|cb| progress_callback(cb.unbind(), failure.clone(), cancel.clone()));
+            let options = UploadOptions {
+                space_id: a.str("space_id")?,
+                folder_id: a.opt_str("folder_id")?,
+                name: a.opt_str("name")?,
+                content_type: a.opt_str("content_type")?,
+                public: a.flag("public")?,
+                app: a.opt_str("app")?,
+                client_key: a.opt_str("client_key")?,
+                progress,
+                cancel: Some(cancel),
+            };
+            Op::FilesUpload { source, options }
+        }
+        "files.download" => {
+            let cancel = CancellationToken::new();
+            let progress = a.item("on_progress")?.map(|cb| progress_callback(cb.unbind(), failure.clone(), cancel.clone()));
+            Op::FilesDownload {
+                file_id: a.str("file_id")?,
+                dest: a.path("dest")?,
+                options: DownloadOptions { progress, cancel: Some(cancel) },
+            }
+        }
+        "shares.list" => Op::SharesList { file_id: a.opt_str("file_id")?, include_inactive: a.flag("include_inactive")? },
+        "shares.revoke" => Op::SharesRevoke { share_id: a.str("share_id")? },
+        "quota.usage" => Op::QuotaUsage,
+        "auth.exchange_service_token" => Op::ExchangeServiceToken {
+            user_jwt: a.str("user_jwt")?,
+            app: a.str("app")?,
+            job_id: a.opt_str("job_id")?,
+            ttl_seconds: a.opt_u64("ttl_seconds")?,
+        },
+        other => return Err(PyValueError::new_err(format!("unknown operation '{other}'"))),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors: the one place where the core's kinds become Python classes
+// ---------------------------------------------------------------------------------------------
+
+fn to_py_err(py: Python<'_>, e: fluidcloud::Error) -> PyErr {
+    match build_py_err(py, &e) {
+        Ok(err) => err,
+        Err(import_failure) => import_failure,
+    }
+}
+
+fn build_py_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
+    let message = e.to_string();
+    let class = match e.kind() {
+        ErrorKind::InvalidInput => return Ok(PyValueError::new_err(message)),
+        ErrorKind::Io => {
+            let io_kind = std::error::Error::source(e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .map(std::io::Error::kind);
+            return Ok(match io_kind {
+                Some(std::io::ErrorKind::NotFound) => PyFileNotFoundError::new_err(message),
+                Some(std::io::ErrorKind::PermissionDenied) => PyPermissionError::new_err(message),
+                Some(std::io::ErrorKind::IsADirectory) => PyIsADirectoryError::new_err(message),
+                Some(std::io::ErrorKind::InvalidInput) if message.contains("directory") => PyIsADirectoryError::new_err(message),
+                _ => PyOSError::new_err(message),
+            });
+        }
+        ErrorKind::Auth => "AuthError",
+        ErrorKind::QuotaExceeded => "QuotaExceededError",
+        ErrorKind::Permission => "PermissionError_",
+        ErrorKind::NotFound => "NotFoundError",
+        ErrorKind::Conflict => "ConflictError",
+        ErrorKind::Api => "ApiError",
+        ErrorKind::Connect => "APIConnectionError",
+        ErrorKind::Timeout => "APITimeoutError",
+        ErrorKind::Cancelled => "CancelledError",
+        ErrorKind::Integrity => "IntegrityError",
+        _ => "FluidCloudError",
+    };
+    let errors = py.import("fluidcloud.errors")?;
+    let cls = errors.getattr(class)?;
+    let err = match e.http_status() {
+        Some(status) => {
+            let detail = match e.detail() {
+                Some(fluidcloud::Detail::Json(v)) => py.import("json")?.call_method1("loads", (v.to_string(),))?.unbind(),
+                Some(fluidcloud::Detail::Text(t)) => t.into_pyobject(py)?.into_any().unbind(),
+                None => py.None(),
+            };
+            let kwargs = PyDict::new(py);
+            kwargs.set_item("request_id", e.request_id())?;
+            cls.call((status, detail), Some(&kwargs))?
+        }
+        None => cls.call1((message,))?,
+    };
+    Ok(PyErr::from_value(err))
+}
+
+/// The callback's own exception wins over the cancellation it caused.
+fn finish(py: Python<'_>, result: fluidcloud::Result<String>, failure: &CallbackError) -> PyResult<String> {
+    if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e);
+    }
+    result.map_err(|e| to_py_err(py, e))
+}
+
+// ---------------------------------------------------------------------------------------------
+// http_client=: every request through the caller's httpx.Client
+// ---------------------------------------------------------------------------------------------
+
+struct HttpxTransport {
+    client: Arc<Py<PyAny>>,
+}
+
+async fn collect(body: RequestBody) -> Result<Bytes, TransportError> {
+    match body {
+        RequestBody::Empty => Ok(Bytes::new()),
+        RequestBody::Bytes(b) => Ok(b),
+        RequestBody::Stream { stream, len } => {
+            let mut out = Vec::with_capacity(len as usize);
+            let mut stream = stream;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| TransportError { kind: TransportErrorKind::Broken, message: e.to_string() })?;
+                out.extend_from_slice(&chunk);
+            }
+            Ok(Bytes::from(out))
+        }
+    }
+}
+
+fn httpx_send(py: Python<'_>, client: &Py<PyAny>, request: HttpRequest, body: Bytes) -> Result<HttpResponse, TransportError> {
+    let failed = |kind, message: String| TransportError { kind, message };
+    let headers = PyDict::new(py);
+    for (name, value) in request.headers.iter() {
+        if let Ok(v) = value.to_str() {
+            headers.set_item(name.as_str(), v).map_err(|e| failed(TransportErrorKind::Connect, e.to_string()))?;
+        }
+    }
+    let kwargs = PyDict::new(py);
+    let set = |k: &str, v: Bound<'_, PyAny>| kwargs.set_item(k, v).map_err(|e| failed(TransportErrorKind::Connect, e.to_string()));
+    set("headers", headers.into_any())?;
+    if !body.is_empty() || request.method == fluidcloud::transport::Method::PUT || request.method == fluidcloud::transport::Method::POST {
+        set("content", PyBytes::new(py, &body).into_any())?;
+    }
+    let response = client.bind(py).call_method("request", (request.method.as_str(), request.url.as_str()), Some(&kwargs));
+    let response = match response {
+        Ok(r) => r,
+        Err(e) => {
+            let kind = httpx_error_kind(py, &e);
+            return Err(failed(kind, e.to_string()));
+        }
+    };
+    let read = || -> PyResult<(u16, HeaderMap, Vec<u8>)> {
+        let status: u16 = response.getattr("status_code")?.extract()?;
+        let mut map = HeaderMap::new();
+        let items = response.getattr("headers")?.call_method0("multi_items")?;
+        for item in items.cast::<PyList>()?.iter() {
+            let pair = item.cast::<PyTuple>()?;
+            let (k, v): (String, String) = (pair.get_item(0)?.extract()?, pair.get_item(1)?.extract()?);
+            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+                map.append(name, value);
+            }
+        }
+        let content: Vec<u8> = response.getattr("content")?.extract()?;
+        Ok((status, map, content))
+    };
+    let (status, headers, content) = read().map_err(|e| failed(TransportErrorKind::Broken, e.to_string()))?;
+    let body = stream::once(async move { Ok(Bytes::from(content)) }).boxed();
+    Ok(HttpResponse { status, headers, body })
+}
+
+fn httpx_error_kind(py: Python<'_>, e: &PyErr) -> TransportErrorKind {
+    let is = |name: &str| {
+        py.import("httpx")
+            .and_then(|m| m.getattr(name))
+            .map(|cls| e.value(py).is_instance(&cls).unwrap_or(false))
+            .unwrap_or(false)
+    };
+    if is("TimeoutException") {
+        TransportErrorKind::Timeout
+    } else if is("ConnectError") {
+        TransportErrorKind::Connect
+    } else {
+        TransportErrorKind::Broken
+    }
+}
+
+impl Transport for HttpxTransport {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+        let client = self.client.clone();
+        Box::pin(async move {
+            let mut request = request;
+            let body = collect(std::mem::replace(&mut request.body, RequestBody::Empty)).await?;
+            // httpx blocks: it runs on the blocking pool, holding the GIL only there.
+            tokio::task::spawn_blocking(move || Python::attach(|py| httpx_send(py, &client, request, body)))
+                .await
+                .map_err(|e| TransportError { kind: TransportErrorKind::Broken, message: e.to_string() })?
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------------
+
+#[pyclass(module = "fluidcloud._core", frozen)]
+struct Client {
+    inner: fluidcloud::blocking::Client,
+}
+
+fn wait(py: Python<'_>, pending: Pending<String>) -> PyResult<fluidcloud::Result<String>> {
+    let mut pending = pending;
+    loop {
+        // The GIL is released while the call runs; every SIGNAL_POLL, look for Ctrl-C.
+        let (outcome, back) = py.detach(move || {
+            let outcome = pending.wait_timeout(SIGNAL_POLL);
+            (outcome, pending)
+        });
+        pending = back;
+        if let Some(result) = outcome {
+            return Ok(result);
+        }
+        if let Err(interrupt) = py.check_signals() {
+            pending.abort();
+            return Err(interrupt);
+        }
+    }
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(signature = (api_key=None, *, base_url=None, api_version=None, timeout=300.0, max_retries=2, concurrency=8, http_client=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        api_key: Option<String>,
+        base_url: Option<String>,
+        api_version: Option<String>,
+        timeout: f64,
+        max_retries: u32,
+        concurrency: usize,
+        http_client: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        if !(timeout.is_finite() && timeout > 0.0) {
+            return Err(PyValueError::new_err(format!("timeout must be a positive number of seconds, not {timeout}")));
+        }
+        let mut options = ClientOptions {
+            api_key,
+            base_url,
+            api_version: api_version.unwrap_or_else(|| "v1".to_string()),
+            timeout: Duration::from_secs_f64(timeout),
+            max_retries,
+            concurrency,
+            user_agent: Some(USER_AGENT.to_string()),
+            ..ClientOptions::default()
+        };
+        if let Some(client) = http_client {
+            options.transport = Some(Arc::new(HttpxTransport { client: Arc::new(client) }));
+        }
+        let inner = fluidcloud::blocking::Client::new(options).map_err(|e| Python::attach(|py| to_py_err(py, e)))?;
+        Ok(Client { inner })
+    }
+
+    #[getter]
+    fn base_url(&self) -> PyResult<String> {
+        let client = self.inner.async_client().map_err(|e| Python::attach(|py| to_py_err(py, e)))?;
+        Ok(client.base_url().to_string())
+    }
+
+    /// Runs `op` and returns its result as JSON text. Blocks without the GIL; Ctrl-C stops it.
+    fn call(&self, py: Python<'_>, op: &str, args: &Bound<'_, PyDict>) -> PyResult<String> {
+        let failure = CallbackError::default();
+        let parsed = parse_op(op, args, &failure)?;
+        let pending = self.inner.spawn(move |c| execute(c, parsed)).map_err(|e| to_py_err(py, e))?;
+        let result = wait(py, pending)?;
+        finish(py, result, &failure)
+    }
+
+    /// Runs `op` on the SDK's runtime; returns an awaitable of its JSON text.
+    fn call_async<'py>(&self, py: Python<'py>, op: &str, args: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+        let failure = CallbackError::default();
+        let parsed = parse_op(op, args, &failure)?;
+        let client = self.inner.async_client().map_err(|e| to_py_err(py, e))?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let result = execute(client, parsed).await;
+            Python::attach(|py| finish(py, result, &failure))
+        })
+    }
+
+    /// A client acting as the end user (see `FluidCloud.as_user`), sharing this one's
+    /// connections or `http_client`.
+    #[pyo3(signature = (user_jwt, app, *, job_id=None, ttl_seconds=None))]
+    fn as_user(&self, py: Python<'_>, user_jwt: String, app: String, job_id: Option<String>, ttl_seconds: Option<u64>) -> PyResult<Client> {
+        let inner = self.inner.clone();
+        let user = py
+            .detach(move || inner.as_user(&user_jwt, &app, job_id.as_deref(), ttl_seconds))
+            .map_err(|e| to_py_err(py, e))?;
+        Ok(Client { inner: user })
+    }
+
+    fn __repr__(&self) -> String {
+        match self.inner.async_client() {
+            Ok(c) => format!("<fluidcloud._core.Client base_url={:?}>", c.base_url()),
+            Err(_) => "<fluidcloud._core.Client>".to_string(),
+        }
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Client>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

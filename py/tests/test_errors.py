@@ -1,0 +1,105 @@
+"""Each error class with its fields, and local failures as the official client raises them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import fluidcloud
+from fluidcloud import (
+    ApiError,
+    APIConnectionError,
+    AuthError,
+    ConflictError,
+    FluidCloudError,
+    NotFoundError,
+    PermissionError_,
+    QuotaExceededError,
+)
+
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def check(err: ApiError, cls: type, status: int) -> None:
+    assert type(err) is cls
+    assert err.status == status
+    assert isinstance(err.request_id, str) and err.request_id.startswith("req_")
+    assert isinstance(err, FluidCloudError)
+
+
+def test_auth_error(emu):
+    fc = fluidcloud.FluidCloud("fck_test_wrong", base_url=emu.base_url)
+    with pytest.raises(AuthError) as e:
+        fc.spaces.list()
+    check(e.value, AuthError, 401)
+    assert "fck_test_wrong" not in str(e.value)
+
+
+def test_quota_exceeded(emu):
+    key = emu.new_key(["spaces:read", "files:write"], bytes_limit=10)["key"]
+    fc = fluidcloud.FluidCloud(key, base_url=emu.base_url)
+    with pytest.raises(QuotaExceededError) as e:
+        fc.files.upload(b"x" * 11, fc.spaces.list()[0].id)
+    check(e.value, QuotaExceededError, 402)
+    assert e.value.detail == "quota_exceeded"
+
+
+def test_permission_error(emu):
+    key = emu.new_key(["spaces:read"])["key"]
+    fc = fluidcloud.FluidCloud(key, base_url=emu.base_url)
+    with pytest.raises(PermissionError_) as e:
+        fc.folders.create("x", fc.spaces.list()[0].id)
+    check(e.value, PermissionError_, 403)
+    assert e.value.detail == {"error": "insufficient_scope", "required": ["files:write"]}
+
+
+def test_not_found(fc):
+    with pytest.raises(NotFoundError) as e:
+        fc.files.get(str(uuid.uuid4()))
+    check(e.value, NotFoundError, 404)
+    with pytest.raises(NotFoundError):
+        fc.files.get("../spaces")
+
+
+def test_conflict(fc, space):
+    fc.folders.create("same", space)
+    with pytest.raises(ConflictError) as e:
+        fc.folders.create("same", space)
+    check(e.value, ConflictError, 409)
+    infected = fc.files.upload(EICAR, space, name="eicar.com")
+    with pytest.raises(ConflictError):
+        fc.files.public_url(infected.id)
+
+
+def test_validation_error_is_api_error_with_a_list(fc, space):
+    # As with the official client, the server judges the range: 422 with FastAPI's list.
+    with pytest.raises(ApiError) as e:
+        fc.files.signed_url(fc.files.upload(b"x", space).id, expires_in_days=400)
+    check(e.value, ApiError, 422)
+    assert isinstance(e.value.detail, list) and e.value.detail[0]["loc"] == ["body", "expires_in_days"]
+
+
+def test_connection_error_after_retries():
+    fc = fluidcloud.FluidCloud("fck_test_x", base_url="http://127.0.0.1:9", max_retries=0)
+    with pytest.raises(APIConnectionError) as e:
+        fc.spaces.list()
+    assert isinstance(e.value, FluidCloudError)
+
+
+def test_local_failures_raise_what_the_official_client_raises(fc, space, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fc.files.upload(str(tmp_path / "missing.bin"), space)
+    with pytest.raises(TypeError):
+        fc.files.upload(12345, space)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        fc.files.get(42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        fluidcloud.FluidCloud("")
+    with pytest.raises(ValueError):
+        fc.files.get("")
+    with pytest.raises(ValueError, match="https"):
+        fluidcloud.FluidCloud("fck_test_x", base_url="http://example.com")
+    with open(tmp_path / "t.txt", "w") as text:
+        with pytest.raises(TypeError, match="binary"):
+            fc.files.upload(text, space)

@@ -1,0 +1,76 @@
+"""The GIL is released during uploads, and Ctrl-C stops one within a second."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import fluidcloud
+
+# 256 KiB/s per storage connection: a 2 MiB upload takes seconds.
+EMULATOR_FLAGS = ["--multipart-threshold", "64KiB", "--part-size", "64KiB", "--storage-bytes-per-sec", "262144"]
+
+
+def test_another_thread_runs_during_an_upload(fc, space):
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    started = time.monotonic()
+    try:
+        fc.files.upload(b"z" * (1024 * 1024), space)
+    finally:
+        stop.set()
+        counter.join()
+    elapsed = time.monotonic() - started
+    assert elapsed > 0.3
+    # With the GIL held for the whole upload the counter would barely move.
+    assert ticks > elapsed * 100, (ticks, elapsed)
+
+
+CHILD = """
+import sys, time, fluidcloud
+fc = fluidcloud.FluidCloud(sys.argv[1], base_url=sys.argv[2])
+space = fc.spaces.list()[0].id
+def progress(done, total):
+    if done:
+        print("uploading", flush=True)
+try:
+    fc.files.upload(b"y" * (8 * 1024 * 1024), space, on_progress=progress)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_ctrl_c_stops_an_upload_within_a_second(emu):
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, emu.api_key, emu.base_url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "uploading"
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+        assert code == 3, child.stdout.read()
+        assert elapsed < 1.0, elapsed
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

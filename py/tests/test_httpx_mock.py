@@ -1,0 +1,87 @@
+"""http_client=: tests written for the official client with httpx.MockTransport keep passing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import httpx
+import pytest
+
+import fluidcloud
+
+BASE = "https://api.test.invalid"
+FILE = {
+    "id": "11111111-1111-4111-8111-111111111111",
+    "original_name": "a.txt",
+    "size": 5,
+    "sha256": hashlib.sha256(b"hello").hexdigest(),
+    "status": "pending",
+    "scan_status": "clean",
+    "mime": "text/plain",
+    "space_id": "s1",
+    "some_future_field": True,
+}
+
+
+def test_api_calls_go_through_the_mock_transport():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/api/v1/spaces":
+            return httpx.Response(200, json=[{"id": "s1", "name": "Default"}])
+        return httpx.Response(404, json={"detail": "Not Found"}, headers={"x-request-id": "req_mock"})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=http)
+    assert [s.name for s in fc.spaces.list()] == ["Default"]
+    with pytest.raises(fluidcloud.NotFoundError) as e:
+        fc.files.get("nope")
+    assert e.value.status == 404 and e.value.detail == "Not Found" and e.value.request_id == "req_mock"
+    assert seen[0].headers["x-api-key"] == "fck_test_mock"
+    assert seen[0].headers["accept"] == "application/json"
+    assert seen[1].url.path == "/api/v1/files/nope"
+    fc.close()
+    assert http.is_closed
+
+
+def test_an_upload_goes_through_the_mock_transport():
+    stored = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v1/uploads/initiate":
+            stored["initiate"] = json.loads(request.content)
+            return httpx.Response(200, json={
+                "mode": "single", "file_id": FILE["id"], "key": "t/s1/incoming/x.txt",
+                "upload_url": "https://storage.test.invalid/put?sig=1",
+            })
+        if request.url.host == "storage.test.invalid":
+            assert "x-api-key" not in request.headers and "authorization" not in request.headers
+            stored["put"] = (request.headers["content-type"], request.content)
+            return httpx.Response(200, headers={"etag": '"e1"'})
+        if request.url.path == "/api/v1/uploads/complete":
+            stored["complete"] = json.loads(request.content)
+            return httpx.Response(200, json=FILE)
+        return httpx.Response(500)
+
+    fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    f = fc.files.upload(b"hello", "s1", name="a.txt", client_key="ck")
+    assert f.id == FILE["id"] and f.size == 5
+    assert stored["initiate"] == {
+        "original_name": "a.txt", "content_type": "text/plain", "size": 5,
+        "space_id": "s1", "folder_id": None, "app": None,
+    }
+    assert stored["put"] == ("text/plain", b"hello")
+    assert stored["complete"]["sha256"] == hashlib.sha256(b"hello").hexdigest()
+    assert stored["complete"]["parts"] is None and stored["complete"]["client_key"] == "ck"
+
+
+def test_transport_errors_from_the_mock_become_connection_errors():
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("no route", request=request)
+
+    fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, max_retries=1,
+                               http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    with pytest.raises(fluidcloud.APIConnectionError):
+        fc.spaces.list()

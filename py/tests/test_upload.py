@@ -1,0 +1,102 @@
+"""Uploads in every source kind, multipart, progress, retries under faults, threads, the GIL."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import time
+
+import httpx
+import pytest
+
+import fluidcloud
+
+SIZE = 16 * 1024 * 5 + 123  # 6 parts of the module's 16 KiB
+
+
+def payload(n: int = SIZE) -> bytes:
+    return bytes((i * 31 + 7) % 251 for i in range(n))
+
+
+def fetch(fc, file_id: str) -> bytes:
+    return httpx.get(fc.files.download_url(file_id), trust_env=False).content
+
+
+@pytest.mark.parametrize("kind", ["path", "pathlike", "bytes", "bytearray", "memoryview", "fileobj"])
+def test_multipart_from_every_source(fc, space, tmp_path, kind):
+    data = payload()
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(data)
+    calls = []
+    source = {
+        "path": str(path),
+        "pathlike": path,
+        "bytes": data,
+        "bytearray": bytearray(data),
+        "memoryview": memoryview(data),
+        "fileobj": open(path, "rb"),
+    }[kind]
+    try:
+        f = fc.files.upload(source, space, on_progress=lambda d, t: calls.append((d, t)))
+    finally:
+        if kind == "fileobj":
+            source.close()
+    assert f.size == len(data) and f.sha256 == hashlib.sha256(data).hexdigest()
+    expected_name = "photo.jpg" if kind in ("path", "pathlike", "fileobj") else "upload.bin"
+    assert f.original_name == expected_name
+    assert f.mime == ("image/jpeg" if expected_name == "photo.jpg" else "application/octet-stream")
+    assert fetch(fc, f.id) == data
+    assert calls[-1] == (len(data), len(data))
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_file_object_uploads_from_its_position(fc, space):
+    buf = io.BytesIO(b"HEADERbody bytes")
+    buf.seek(6)
+    f = fc.files.upload(buf, space, name="dir/part.txt")
+    assert f.original_name == "part.txt" and f.size == 10
+    assert fetch(fc, f.id) == b"body bytes"
+
+
+def test_progress_callback_errors_stop_the_upload(fc, space):
+    def boom(done, total):
+        if done:
+            raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        fc.files.upload(payload(), space, on_progress=boom)
+    assert fc.files.list(space) == []
+
+
+def test_retries_under_storage_and_api_faults(emu, fc, space):
+    emu.admin("POST", "/faults", json={"rules": [
+        {"target": "storage_put", "path_contains": "/parts/2", "times": 1, "action": "status", "status": 503, "retry_after": 0},
+        {"target": "storage_put", "path_contains": "/parts/4", "times": 1, "action": "reset", "after_bytes": 500},
+        {"target": "api", "path_contains": "/uploads/complete", "times": 1, "action": "drop_response"},
+        {"target": "api", "path_contains": "/files/", "times": 1, "action": "status", "status": 502},
+    ]})
+    data = payload()
+    f = fc.files.upload(data, space)
+    assert f.sha256 == hashlib.sha256(data).hexdigest()
+    assert fc.files.get(f.id).id == f.id
+    assert emu.admin("GET", "/faults").json()["rules"] == []
+
+
+def test_one_client_shared_by_threads(fc, space):
+    errors = []
+
+    def work(i: int) -> None:
+        try:
+            for j in range(3):
+                fc.files.upload(f"{i}-{j}".encode(), space, name=f"{i}-{j}.txt")
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(fc.files.list(space)) == 18
