@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test build rust-test compat-test bench-emulator
+.PHONY: test build rust-test compat-test py-test c-test
 
-test: build rust-test compat-test
+test: build rust-test compat-test py-test c-test
 
 # The workspace is built once (debug); every later step reuses these binaries.
 build:
@@ -13,8 +13,14 @@ build:
 rust-test: build
 	$(CARGO) test --workspace --locked
 
+# The official Python client, unmodified, against the emulator.
 compat-test: build
 	bash tests/compat/run.sh
 
-bench-emulator:
-	bash bench/emulator_put.sh
+# Our Python package: pip install ./py (dev profile), stubtest, pytest.
+py-test: build compat-test
+	bash py/run_tests.sh
+
+# The C ABI: header freshness, the C test under valgrind, the quickstart.
+c-test: build
+	bash tests/c/run.sh
