@@ -11,6 +11,7 @@ use axum::Router;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
+use crate::db::Cached;
 use crate::api::ok_json;
 use crate::db::{self, ALL_SCOPES};
 use crate::error::{ApiError, ApiResult};
@@ -57,13 +58,13 @@ async fn create_key(State(state): S, body: Bytes) -> ApiResult<Response> {
     let conn = state.db();
     let tenant = match tenant_id {
         Some(t) => {
-            let known: Option<i64> = conn.query_row("SELECT 1 FROM tenants WHERE id = ?1", [&t], |r| r.get(0)).optional()?;
+            let known: Option<i64> = conn.qrow("SELECT 1 FROM tenants WHERE id = ?1", [&t], |r| r.get(0)).optional()?;
             known.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such tenant"))?;
             if let Some(limit) = bytes_limit {
-                conn.execute("UPDATE tenants SET bytes_limit = ?1 WHERE id = ?2", params![limit, t])?;
+                conn.exec("UPDATE tenants SET bytes_limit = ?1 WHERE id = ?2", params![limit, t])?;
             }
             if let Some(limit) = links_limit {
-                conn.execute("UPDATE tenants SET links_limit = ?1 WHERE id = ?2", params![limit, t])?;
+                conn.exec("UPDATE tenants SET links_limit = ?1 WHERE id = ?2", params![limit, t])?;
             }
             t
         }
@@ -76,7 +77,7 @@ async fn create_key(State(state): S, body: Bytes) -> ApiResult<Response> {
         )?,
     };
     let key = format!("fck_test_{}", random_token(16));
-    conn.execute("INSERT INTO keys (key, tenant_id, scopes) VALUES (?1, ?2, ?3)", params![key, tenant, scopes])?;
+    conn.exec("INSERT INTO keys (key, tenant_id, scopes) VALUES (?1, ?2, ?3)", params![key, tenant, scopes])?;
     Ok(ok_json(StatusCode::OK, json!({ "key": key, "tenant_id": tenant })))
 }
 

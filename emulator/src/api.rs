@@ -14,6 +14,7 @@ use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use crate::db::Cached;
 use crate::db::{self, row_json, SPACE_COLS};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{iso, random_token, AppState};
@@ -84,7 +85,7 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, needed: &[&str]) 
         .ok_or_else(ApiError::unauthorized)?;
     let row = state
         .db()
-        .query_row(
+        .qrow(
             "SELECT tenant_id, scopes, app, user_id, expires_at FROM keys WHERE key = ?1",
             [&credential],
             |r| {
@@ -125,7 +126,7 @@ pub(crate) fn ok_json(status: StatusCode, v: Value) -> Response {
 pub(crate) fn require_space(state: &AppState, tenant: &str, space_id: &str) -> ApiResult<()> {
     let found: Option<i64> = state
         .db()
-        .query_row("SELECT 1 FROM spaces WHERE id = ?1 AND tenant_id = ?2", params![space_id, tenant], |r| r.get(0))
+        .qrow("SELECT 1 FROM spaces WHERE id = ?1 AND tenant_id = ?2", params![space_id, tenant], |r| r.get(0))
         .optional()?;
     found.map(|_| ()).ok_or_else(ApiError::not_found)
 }
@@ -133,7 +134,7 @@ pub(crate) fn require_space(state: &AppState, tenant: &str, space_id: &str) -> A
 async fn list_spaces(State(state): AppStateRef, headers: HeaderMap) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["spaces:read"])?;
     let conn = state.db();
-    let mut stmt = conn.prepare(&format!("SELECT {SPACE_COLS} FROM spaces WHERE tenant_id = ?1 ORDER BY created_at, rowid"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {SPACE_COLS} FROM spaces WHERE tenant_id = ?1 ORDER BY created_at, rowid"))?;
     let rows = stmt.query_map([&caller.tenant], row_json)?.collect::<Result<Vec<_>, _>>()?;
     Ok(ok_json(StatusCode::OK, json!(rows)))
 }
@@ -146,11 +147,11 @@ async fn create_space(State(state): AppStateRef, headers: HeaderMap, body: Bytes
     let name = name.unwrap_or_default();
     let (id, now) = (crate::state::new_id(), state.now_iso());
     let conn = state.db();
-    conn.execute(
+    conn.exec(
         "INSERT INTO spaces (id, tenant_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4)",
         params![id, caller.tenant, name, now],
     )?;
-    let row = conn.query_row(&format!("SELECT {SPACE_COLS} FROM spaces WHERE id = ?1"), [&id], row_json)?;
+    let row = conn.qrow(&format!("SELECT {SPACE_COLS} FROM spaces WHERE id = ?1"), [&id], row_json)?;
     Ok(ok_json(StatusCode::CREATED, Value::Object(row)))
 }
 
@@ -158,7 +159,7 @@ async fn quota(State(state): AppStateRef, headers: HeaderMap) -> ApiResult<Respo
     let caller = authorize(&state, &headers, &["quota:read"])?;
     let now = state.now_iso();
     let conn = state.db();
-    let (bytes_limit, links_limit): (i64, i64) = conn.query_row(
+    let (bytes_limit, links_limit): (i64, i64) = conn.qrow(
         "SELECT bytes_limit, links_limit FROM tenants WHERE id = ?1",
         [&caller.tenant],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -181,12 +182,12 @@ async fn quota(State(state): AppStateRef, headers: HeaderMap) -> ApiResult<Respo
 
 /// Every completed file counts, trashed ones included.
 pub(crate) fn bytes_used(conn: &rusqlite::Connection, tenant: &str) -> rusqlite::Result<i64> {
-    conn.query_row("SELECT COALESCE(SUM(size), 0) FROM files WHERE tenant_id = ?1", [tenant], |r| r.get(0))
+    conn.qrow("SELECT COALESCE(SUM(size), 0) FROM files WHERE tenant_id = ?1", [tenant], |r| r.get(0))
 }
 
 /// Active links: not revoked, not expired.
 pub(crate) fn links_used(conn: &rusqlite::Connection, tenant: &str, now: &str) -> rusqlite::Result<i64> {
-    conn.query_row(
+    conn.qrow(
         "SELECT COUNT(*) FROM shares WHERE tenant_id = ?1 AND revoked = 0 AND (expires_at IS NULL OR expires_at > ?2)",
         params![tenant, now],
         |r| r.get(0),
@@ -225,13 +226,13 @@ async fn service_token(State(state): AppStateRef, headers: HeaderMap, body: Byte
     let now_iso = iso(now);
     let conn = state.db();
     let tenant: Option<String> =
-        conn.query_row("SELECT id FROM tenants WHERE user_id = ?1", [&user_id], |r| r.get(0)).optional()?;
+        conn.qrow("SELECT id FROM tenants WHERE user_id = ?1", [&user_id], |r| r.get(0)).optional()?;
     let tenant = match tenant {
         Some(t) => t,
         None => db::create_tenant(&conn, state.cfg.bytes_limit, state.cfg.links_limit, Some(&user_id), &now_iso)?,
     };
     let token = format!("fcd_{}", random_token(24));
-    conn.execute(
+    conn.exec(
         "INSERT INTO keys (key, tenant_id, scopes, app, user_id, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![token, tenant, DELEGATED_SCOPES, app, user_id, iso(now + chrono::Duration::seconds(ttl))],
     )?;

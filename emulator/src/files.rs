@@ -7,6 +7,7 @@ use axum::response::Response;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
+use crate::db::Cached;
 use crate::api::{authorize, ok_json, origin, require_space, AppStateRef};
 use crate::db::{file_json, row_json, FILE_COLS};
 use crate::error::{ApiError, ApiResult};
@@ -26,7 +27,7 @@ pub(crate) struct FileRow {
 }
 
 pub(crate) fn find(conn: &Connection, tenant: &str, id: &str) -> ApiResult<FileRow> {
-    conn.query_row(
+    conn.qrow(
         "SELECT space_id, folder_id, deleted_at IS NOT NULL, scan_result = 'infected' FROM files WHERE id = ?1 AND tenant_id = ?2",
         params![id, tenant],
         |r| Ok(FileRow { space_id: r.get(0)?, folder_id: r.get(1)?, deleted: r.get(2)?, infected: r.get(3)? }),
@@ -36,7 +37,7 @@ pub(crate) fn find(conn: &Connection, tenant: &str, id: &str) -> ApiResult<FileR
 }
 
 pub(crate) fn json_of(conn: &Connection, id: &str, now: &str, just_completed: bool) -> ApiResult<Value> {
-    let row = conn.query_row(&format!("SELECT {FILE_COLS} FROM files WHERE id = ?1"), [id], row_json)?;
+    let row = conn.qrow(&format!("SELECT {FILE_COLS} FROM files WHERE id = ?1"), [id], row_json)?;
     Ok(file_json(row, now, just_completed))
 }
 
@@ -125,7 +126,7 @@ pub(crate) async fn update(
     if let (true, Some(f)) = (moving, &folder) {
         folders::require_live_in_space(&conn, &caller.tenant, f, &file.space_id)?;
     }
-    conn.execute(
+    conn.exec(
         "UPDATE files SET original_name = COALESCE(?1, original_name), folder_id = ?2, updated_at = ?3 WHERE id = ?4",
         params![new_name, folder, now, id],
     )?;
@@ -138,7 +139,7 @@ pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, Path(id
     let now = state.now_iso();
     let conn = state.db();
     find(&conn, &caller.tenant, &id)?;
-    conn.execute(
+    conn.exec(
         "UPDATE files SET deleted_at = ?1, trash_batch = ?2, updated_at = ?1 WHERE id = ?3 AND deleted_at IS NULL",
         params![now, crate::state::new_id(), id],
     )?;
@@ -157,7 +158,7 @@ pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, Path(
                 return Err(ApiError::conflict("the file's folder is in the trash; restore it first"));
             }
         }
-        conn.execute(
+        conn.exec(
             "UPDATE files SET deleted_at = NULL, trash_batch = NULL, updated_at = ?1 WHERE id = ?2",
             params![now, id],
         )?;

@@ -7,6 +7,7 @@ use axum::response::Response;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
+use crate::db::Cached;
 use crate::api::{authorize, ok_json, require_space, AppStateRef};
 use crate::db::{row_json, FOLDER_COLS};
 use crate::error::{ApiError, ApiResult};
@@ -27,7 +28,7 @@ pub(crate) struct FolderRow {
 }
 
 pub(crate) fn find(conn: &Connection, tenant: &str, id: &str) -> ApiResult<FolderRow> {
-    conn.query_row(
+    conn.qrow(
         "SELECT space_id, parent_id, name, deleted_at IS NOT NULL, trash_batch FROM folders WHERE id = ?1 AND tenant_id = ?2",
         params![id, tenant],
         |r| Ok(FolderRow { space_id: r.get(0)?, parent_id: r.get(1)?, name: r.get(2)?, deleted: r.get(3)?, trash_batch: r.get(4)? }),
@@ -49,12 +50,12 @@ pub(crate) fn require_live_in_space(conn: &Connection, tenant: &str, id: &str, s
 }
 
 pub(crate) fn json_of(conn: &Connection, id: &str) -> ApiResult<Value> {
-    Ok(Value::Object(conn.query_row(&format!("SELECT {FOLDER_COLS} FROM folders WHERE id = ?1"), [id], row_json)?))
+    Ok(Value::Object(conn.qrow(&format!("SELECT {FOLDER_COLS} FROM folders WHERE id = ?1"), [id], row_json)?))
 }
 
 fn name_taken(conn: &Connection, space_id: &str, parent: Option<&str>, name: &str, except: &str) -> ApiResult<bool> {
     Ok(conn
-        .query_row(
+        .qrow(
             "SELECT 1 FROM folders WHERE space_id = ?1 AND parent_id IS ?2 AND name = ?3 AND deleted_at IS NULL AND id != ?4",
             params![space_id, parent, name, except],
             |r| r.get::<_, i64>(0),
@@ -82,7 +83,7 @@ pub(crate) async fn list(State(state): AppStateRef, headers: HeaderMap, RawQuery
             return Err(ApiError::not_found());
         }
     }
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {FOLDER_COLS} FROM folders WHERE space_id = ?1 AND parent_id IS ?2 AND (deleted_at IS NOT NULL) = ?3
          ORDER BY name, created_at, rowid"
     ))?;
@@ -108,7 +109,7 @@ pub(crate) async fn create(State(state): AppStateRef, headers: HeaderMap, body: 
         return Err(collision(&name));
     }
     let id = new_id();
-    conn.execute(
+    conn.exec(
         "INSERT INTO folders (id, tenant_id, space_id, parent_id, name, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
         params![id, caller.tenant, space_id, parent_id, name, now],
     )?;
@@ -151,7 +152,7 @@ pub(crate) async fn update(
     if name_taken(&conn, &folder.space_id, parent.as_deref(), &name, &id)? {
         return Err(collision(&name));
     }
-    conn.execute(
+    conn.exec(
         "UPDATE folders SET name = ?1, parent_id = ?2, updated_at = ?3 WHERE id = ?4",
         params![name, parent, now, id],
     )?;
@@ -179,11 +180,11 @@ pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, Path(id
         let batch = new_id();
         let tx = conn.transaction()?;
         for folder_id in subtree(&tx, &id)? {
-            tx.execute(
+            tx.exec(
                 "UPDATE folders SET deleted_at = ?1, trash_batch = ?2, updated_at = ?1 WHERE id = ?3 AND deleted_at IS NULL",
                 params![now, batch, folder_id],
             )?;
-            tx.execute(
+            tx.exec(
                 "UPDATE files SET deleted_at = ?1, trash_batch = ?2, updated_at = ?1 WHERE folder_id = ?3 AND deleted_at IS NULL",
                 params![now, batch, folder_id],
             )?;
@@ -209,13 +210,13 @@ pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, Path(
             return Err(collision(&folder.name));
         }
         let tx = conn.transaction()?;
-        tx.execute(
+        tx.exec(
             "UPDATE folders SET deleted_at = NULL, trash_batch = NULL, updated_at = ?1 WHERE id = ?2",
             params![now, id],
         )?;
         if let Some(batch) = &folder.trash_batch {
             for table in ["folders", "files"] {
-                tx.execute(
+                tx.exec(
                     &format!("UPDATE {table} SET deleted_at = NULL, trash_batch = NULL, updated_at = ?1 WHERE trash_batch = ?2"),
                     params![now, batch],
                 )?;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
+use crate::db::Cached;
 use crate::api::{authorize, links_used, ok_json, origin, AppStateRef};
 use crate::db::{row_json, share_json, SHARE_COLS};
 use crate::error::{ApiError, ApiResult};
@@ -52,7 +53,7 @@ pub(crate) async fn create(State(state): AppStateRef, headers: HeaderMap, body: 
     if days.is_none() {
         // A permanent link is stable: minting it again returns the same one.
         let existing: Option<(String, String)> = conn
-            .query_row(
+            .qrow(
                 "SELECT id, token FROM shares WHERE file_id = ?1 AND permission = ?2 AND expires_at IS NULL AND revoked = 0
                  ORDER BY created_at LIMIT 1",
                 params![file_id, permission],
@@ -63,13 +64,13 @@ pub(crate) async fn create(State(state): AppStateRef, headers: HeaderMap, body: 
             return Ok(ok_json(StatusCode::CREATED, link_json(&origin, &id, &token, &permission, None)));
         }
     }
-    let limit: i64 = conn.query_row("SELECT links_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
+    let limit: i64 = conn.qrow("SELECT links_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
     if links_used(&conn, &caller.tenant, &now_iso)? >= limit {
         return Err(ApiError::quota_exceeded());
     }
     let expires_at = days.map(|d| iso(now + chrono::Duration::days(d)));
     let (id, token) = (new_id(), random_token(24));
-    conn.execute(
+    conn.exec(
         "INSERT INTO shares (id, tenant_id, file_id, token, permission, expires_at, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
         params![id, caller.tenant, file_id, token, permission, expires_at, now_iso],
@@ -88,7 +89,7 @@ pub(crate) async fn list(State(state): AppStateRef, headers: HeaderMap, RawQuery
     if let Some(f) = &file_id {
         files::find(&conn, &caller.tenant, f)?;
     }
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SHARE_COLS} FROM shares WHERE tenant_id = ?1 AND (?2 IS NULL OR file_id = ?2)
          AND (?3 OR (revoked = 0 AND (expires_at IS NULL OR expires_at > ?4))) ORDER BY created_at, rowid"
     ))?;
@@ -102,7 +103,7 @@ pub(crate) async fn revoke(State(state): AppStateRef, headers: HeaderMap, Path(i
     let caller = authorize(&state, &headers, &["shares:write"])?;
     let id = path_id(&id)?;
     let now = state.now_iso();
-    let changed = state.db().execute(
+    let changed = state.db().exec(
         "UPDATE shares SET revoked = 1, updated_at = CASE WHEN revoked = 1 THEN updated_at ELSE ?1 END
          WHERE id = ?2 AND tenant_id = ?3",
         params![now, id, caller.tenant],
@@ -118,7 +119,7 @@ pub(crate) async fn serve(State(state): AppStateRef, Path(token): Path<String>, 
     let now = state.now_iso();
     let found = state
         .db()
-        .query_row(
+        .qrow(
             "SELECT s.id, s.permission, s.expires_at IS NULL, f.id, f.size, f.mime, f.sha256, f.original_name
              FROM shares s JOIN files f ON f.id = s.file_id
              WHERE s.token = ?1 AND s.revoked = 0 AND (s.expires_at IS NULL OR s.expires_at > ?2)
@@ -158,7 +159,7 @@ pub(crate) async fn serve(State(state): AppStateRef, Path(token): Path<String>, 
     if served {
         let _ = state
             .db()
-            .execute("UPDATE shares SET download_count = download_count + 1 WHERE id = ?1", [&share_id]);
+            .exec("UPDATE shares SET download_count = download_count + 1 WHERE id = ?1", [&share_id]);
     }
     resp
 }

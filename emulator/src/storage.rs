@@ -20,6 +20,7 @@ use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::time::Instant;
 
+use crate::db::Cached;
 use crate::api::AppStateRef;
 use crate::digest::{feed_from_file, Digest, InOrder};
 use crate::error::storage_error;
@@ -105,7 +106,7 @@ fn pending_upload(state: &AppState, file_id: &str) -> Result<PendingUpload, Resp
     let no_upload = || storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such upload, or it was completed");
     let row = state
         .db()
-        .query_row(
+        .qrow(
             "SELECT mode, upload_id, part_size, size FROM uploads WHERE file_id = ?1 AND completed_body IS NULL",
             [file_id],
             |r| Ok(PendingUpload { mode: r.get(0)?, upload_id: r.get(1)?, part_size: r.get::<_, Option<i64>>(2)?.unwrap_or(0) as u64, size: r.get::<_, i64>(3)? as u64 }),
@@ -310,7 +311,7 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
         return internal(e);
     }
     let etag = new_etag();
-    let updated = state.db().execute(
+    let updated = state.db().exec(
         "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
         params![written as i64, etag, sha256, infected, file_id],
     );
@@ -376,7 +377,7 @@ pub(crate) async fn put_part(
     // Starting a PUT forgets the part's last upload: one that breaks off leaves it missing.
     let forgot = state
         .db()
-        .execute("DELETE FROM parts WHERE file_id = ?1 AND part_number = ?2", params![file_id, part]);
+        .exec("DELETE FROM parts WHERE file_id = ?1 AND part_number = ?2", params![file_id, part]);
     if let Err(e) = forgot {
         lock(&order).end_part(part, gen, feeding, false);
         return internal(e);
@@ -394,7 +395,7 @@ pub(crate) async fn put_part(
     if complete {
         let current = lock(&order).is_current(part, gen);
         if current {
-            let recorded = state.db().execute(
+            let recorded = state.db().exec(
                 "INSERT OR REPLACE INTO parts (file_id, part_number, size, etag) VALUES (?1, ?2, ?3, ?4)",
                 params![file_id, part, expected as i64, etag],
             );
@@ -598,7 +599,7 @@ pub(crate) async fn get_object(State(state): AppStateRef, Path(file_id): Path<St
     }
     let row = state
         .db()
-        .query_row(
+        .qrow(
             "SELECT size, mime, sha256, original_name FROM files WHERE id = ?1",
             [&file_id],
             |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)),

@@ -8,6 +8,7 @@ use axum::response::Response;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 
+use crate::db::Cached;
 use crate::api::{app_problem, authorize, bytes_used, ok_json, origin, require_space, AppStateRef, Caller};
 use crate::error::{ApiError, ApiResult};
 use crate::files;
@@ -73,7 +74,7 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
     if let Some(folder) = &folder_id {
         folders::require_live_in_space(&conn, &caller.tenant, folder, &space_id)?;
     }
-    let limit: i64 = conn.query_row("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
+    let limit: i64 = conn.qrow("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
     if bytes_used(&conn, &caller.tenant)? + size as i64 > limit {
         return Err(ApiError::quota_exceeded());
     }
@@ -85,7 +86,7 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
     let multipart = size >= state.cfg.multipart_threshold;
     let part_size = state.cfg.part_size.max(size.div_ceil(MAX_PARTS)).max(1);
     let upload_id = multipart.then(|| random_token(16));
-    conn.execute(
+    conn.exec(
         "INSERT INTO uploads (file_id, tenant_id, space_id, folder_id, app, key, mode, upload_id, part_size, size,
             content_type, original_name, created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -223,7 +224,7 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
 fn find_upload(state: &AppState, tenant: &str, file_id: &str, key: &str) -> ApiResult<Upload> {
     state
         .db()
-        .query_row(
+        .qrow(
             "SELECT space_id, folder_id, app, mode, upload_id, part_size, size, created_by, created_at,
                     put_size, put_sha256, put_infected, completed_body
              FROM uploads WHERE file_id = ?1 AND tenant_id = ?2 AND key = ?3",
@@ -292,7 +293,7 @@ fn check_parts(state: &AppState, file_id: &str, claimed: &[(i64, String)], count
         }
     }
     let conn = state.db();
-    let mut stmt = conn.prepare("SELECT etag FROM parts WHERE file_id = ?1 AND part_number = ?2")?;
+    let mut stmt = conn.prepare_cached("SELECT etag FROM parts WHERE file_id = ?1 AND part_number = ?2")?;
     for (n, etag) in claimed {
         let stored: Option<String> = stmt.query_row(params![file_id, n], |r| r.get(0)).optional()?;
         match stored {
@@ -319,16 +320,16 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     let scan_done = iso(now + chrono::Duration::milliseconds(state.cfg.scan_delay_ms as i64));
     let mut conn = state.db();
     let tx = conn.transaction()?;
-    let still_open: bool = tx.query_row("SELECT completed_body IS NULL FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
+    let still_open: bool = tx.qrow("SELECT completed_body IS NULL FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
     if !still_open {
         return Err(ApiError::conflict("this upload was completed by a concurrent request"));
     }
-    let limit: i64 = tx.query_row("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
+    let limit: i64 = tx.qrow("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
     if bytes_used(&tx, &caller.tenant)? + up.size as i64 > limit {
         return Err(ApiError::quota_exceeded());
     }
     let stored_name = format!("{file_id}.{}", extension(&f.name));
-    tx.execute(
+    tx.exec(
         "INSERT INTO files (id, tenant_id, space_id, folder_id, original_name, name, mime, size, sha256, scan_result,
             scan_done_at, created_by, source_app, client_key, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?15)",
@@ -338,8 +339,8 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
             up.created_by.clone().or(caller.user_id.clone()), up.app, f.client_key, now_iso,
         ],
     )?;
-    tx.execute("UPDATE uploads SET completed_body = ?1 WHERE file_id = ?2", params![f.body.to_string(), file_id])?;
-    tx.execute("DELETE FROM parts WHERE file_id = ?1", [file_id])?;
+    tx.exec("UPDATE uploads SET completed_body = ?1 WHERE file_id = ?2", params![f.body.to_string(), file_id])?;
+    tx.exec("DELETE FROM parts WHERE file_id = ?1", [file_id])?;
     let blob = state.blob_path(file_id);
     let pending = state.upload_path(file_id);
     if up.size == 0 && !pending.exists() {
