@@ -102,10 +102,20 @@ impl Client {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
+        use futures_util::FutureExt;
         let fut = f(self.async_client()?);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let task = runtime()?.spawn(async move {
-            let _ = tx.send(fut.await);
+            // A panic is a bug, reported as one, not as the call being aborted.
+            let result = std::panic::AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                Err(Error::new(ErrorKind::Internal, "runtime", format!("the SDK panicked: {what}")))
+            });
+            let _ = tx.send(result);
         });
         Ok(Pending { rx, abort: task.abort_handle() })
     }

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Io,
     /// Bytes did not match: a size or SHA-256 mismatch, or a file that changed while read.
     Integrity,
+    /// A bug in the SDK (a panic while a call ran); please report it.
+    Internal,
 }
 
 impl ErrorKind {
@@ -51,6 +53,7 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Io => "io",
             ErrorKind::Integrity => "integrity",
+            ErrorKind::Internal => "internal",
         }
     }
 

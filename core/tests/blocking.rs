@@ -123,3 +123,14 @@ fn calls_from_inside_another_runtime_do_not_panic() {
     assert_eq!(spaces.len(), 1);
     emulator_rt.block_on(emu.shutdown());
 }
+
+#[test]
+fn a_panic_inside_a_call_is_reported_as_internal() {
+    let client = blocking::Client::new(fluidcloud::ClientOptions::new().api_key("fck_test_x").base_url("http://127.0.0.1:9")).unwrap();
+    let err = client.run(|_| async { if true { panic!("boom") } else { Ok(()) } }).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert!(err.to_string().contains("boom"), "{err}");
+    // The shared runtime survives it.
+    let again = client.run(|_| async { Ok(7) }).unwrap();
+    assert_eq!(again, 7);
+}

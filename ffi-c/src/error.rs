@@ -62,6 +62,7 @@ pub(crate) fn status_of(kind: ErrorKind) -> fc_status {
         ErrorKind::InvalidInput => FC_ERR_INVALID_ARGUMENT,
         ErrorKind::Io => FC_ERR_IO,
         ErrorKind::Integrity => FC_ERR_INTEGRITY,
+        ErrorKind::Internal => FC_ERR_PANIC,
         // A kind the core adds later: the generic failure until this table learns it.
         _ => FC_ERR_API,
     }
