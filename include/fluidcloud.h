@@ -36,7 +36,7 @@
  *   immutable. After fork(), the child may keep using a client: it gets fresh connections.
  *
  * Panics: no panic ever unwinds into C. A panic on the calling thread (a library bug) is
- *   caught and returns FC_ERR_PANIC; one on a worker thread ends that call with an error.
+ *   caught and returns FC_ERR_PANIC; one on a worker thread ends that call with FC_ERR_PANIC too.
  *
  * Build: cc app.c $(pkg-config --cflags --libs fluidcloud)
  *   Static: link libfluidcloud.a (e.g. -l:libfluidcloud.a) plus the system libraries that
