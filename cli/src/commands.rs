@@ -1,6 +1,6 @@
 //! The API commands: each parses nothing more, calls the core, and prints.
 
-use fluidcloud::{Client, File, Folder, Permission, Space};
+use fluidcloud::{Client, ErrorKind, File, Folder, Permission, Space};
 use serde::Serialize;
 
 use crate::args::{FoldersCommand, LinkArgs, LsArgs, MvArgs, SharesCommand, SpaceArg, SpacesCommand};
@@ -13,32 +13,11 @@ pub struct Ctx {
 
 /// `--space NAME|ID`: an id, else a unique name; without it, the only space.
 pub async fn resolve_space(client: &Client, wanted: &SpaceArg) -> CliResult<Space> {
-    let spaces = client.spaces().list().await?;
-    let listing = || {
-        let names: Vec<String> = spaces.iter().map(|s| format!("{} ({})", s.name, s.id)).collect();
-        if names.is_empty() { "none".to_string() } else { names.join(", ") }
-    };
-    match &wanted.space {
-        None => match spaces.as_slice() {
-            [only] => Ok(only.clone()),
-            [] => Err(Failure::not_found("there is no space; create one with `fluidcloud spaces create NAME`")),
-            _ => Err(Failure::usage(format!("there are {} spaces; pass --space NAME|ID, one of: {}", spaces.len(), listing()))),
-        },
-        Some(w) => {
-            if let Some(s) = spaces.iter().find(|s| &s.id == w) {
-                return Ok(s.clone());
-            }
-            let named: Vec<&Space> = spaces.iter().filter(|s| &s.name == w).collect();
-            match named.as_slice() {
-                [one] => Ok((*one).clone()),
-                [] => Err(Failure::not_found(format!("no space named or with id '{w}'; spaces: {}", listing()))),
-                several => {
-                    let ids: Vec<&str> = several.iter().map(|s| s.id.as_str()).collect();
-                    Err(Failure::usage(format!("{} spaces are named '{w}'; pass one id: {}", several.len(), ids.join(", "))))
-                }
-            }
-        }
-    }
+    client.spaces().find(wanted.space.as_deref()).await.map_err(|e| match e.kind() {
+        ErrorKind::InvalidInput => Failure::usage(format!("{}; pass --space NAME|ID", e.message())),
+        ErrorKind::NotFound if e.http_status().is_none() => Failure::not_found(e.message()),
+        _ => e.into(),
+    })
 }
 
 fn file_line(f: &File) -> String {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use fluidcloud::{CancellationToken, Client, DownloadOptions, ErrorKind, File, Folder, Space, UploadOptions, UploadSource};
+use fluidcloud::{CancellationToken, Client, DownloadOptions, File, Folder, Space, UploadOptions, UploadSource};
 use futures_util::stream::{self, StreamExt};
 use indicatif::{HumanBytes, ProgressBar};
 use serde::Serialize;
@@ -53,18 +53,6 @@ fn utf8_name(path: &Path) -> CliResult<String> {
     name.into_string().map_err(|_| Failure::usage(format!("the name of {} is not UTF-8", path.display())))
 }
 
-/// The folder `name` under `parent`: created, or the live one already there.
-async fn ensure_folder(client: &Client, space_id: &str, parent: Option<&str>, name: &str) -> CliResult<Folder> {
-    match client.folders().create(name, space_id, parent).await {
-        Ok(f) => Ok(f),
-        Err(e) if e.kind() == ErrorKind::Conflict => {
-            let siblings = client.folders().list(space_id, parent, false).await?;
-            siblings.into_iter().find(|f| f.name == name).ok_or_else(|| e.into())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn read_dir_sorted(dir: &Path) -> CliResult<Vec<std::fs::DirEntry>> {
     let cannot = |e: std::io::Error| Failure::io(format!("cannot read the folder {}: {e}", dir.display()));
     let mut entries = std::fs::read_dir(dir).map_err(cannot)?.collect::<Result<Vec<_>, _>>().map_err(cannot)?;
@@ -75,7 +63,7 @@ fn read_dir_sorted(dir: &Path) -> CliResult<Vec<std::fs::DirEntry>> {
 /// Recreates `root` and the folders below it remotely (before any byte goes up, so files can
 /// go in any order), and lists its files.
 async fn walk(client: &Client, space_id: &str, root: &Path, parent: Option<String>, plan: &mut Plan) -> CliResult<()> {
-    let top = ensure_folder(client, space_id, parent.as_deref(), &utf8_name(root)?).await?;
+    let top = client.folders().ensure(&utf8_name(root)?, space_id, parent.as_deref()).await?;
     let mut stack = vec![(root.to_path_buf(), top.id.clone())];
     plan.folders.push(WithPath { path: root.display().to_string(), item: top });
     while let Some((dir, folder_id)) = stack.pop() {
@@ -92,7 +80,7 @@ async fn walk(client: &Client, space_id: &str, root: &Path, parent: Option<Strin
                     note(format!("skipping {}: a symbolic link to a folder", path.display()));
                     continue;
                 }
-                let sub = ensure_folder(client, space_id, Some(&folder_id), &utf8_name(&path)?).await?;
+                let sub = client.folders().ensure(&utf8_name(&path)?, space_id, Some(&folder_id)).await?;
                 stack.push((path.clone(), sub.id.clone()));
                 plan.folders.push(WithPath { path: path.display().to_string(), item: sub });
             } else if meta.is_file() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::http::{segment, Http};
 use crate::models::{DelegatedToken, DownloadUrl, File, Folder, Link, Permission, Quota, Share, Space};
 use crate::transport::{Method, Proxy, ReqwestTransport, Transport};
@@ -312,6 +312,36 @@ impl Spaces<'_> {
         require("spaces.create", "name", name)?;
         self.c.http().call("spaces.create", Method::POST, "/spaces", &[], Some(json!({ "name": name }))).await
     }
+
+    /// The space `name_or_id` names: an id, else a name only one space has. With `None`,
+    /// the only space there is. Errors list what there is to choose from.
+    pub async fn find(&self, name_or_id: Option<&str>) -> Result<Space> {
+        let call = "spaces.find";
+        let spaces = self.list().await.map_err(|e| e.with_call(call))?;
+        let listing = || {
+            let names: Vec<String> = spaces.iter().map(|s| format!("{} ({})", s.name, s.id)).collect();
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        };
+        let Some(wanted) = name_or_id else {
+            return match spaces.as_slice() {
+                [only] => Ok(only.clone()),
+                [] => Err(Error::new(ErrorKind::NotFound, call, "there is no space yet; create one")),
+                _ => Err(Error::invalid(call, format!("there are {} spaces; name one of: {}", spaces.len(), listing()))),
+            };
+        };
+        if let Some(space) = spaces.iter().find(|s| s.id == wanted) {
+            return Ok(space.clone());
+        }
+        let named: Vec<&Space> = spaces.iter().filter(|s| s.name == wanted).collect();
+        match named.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(Error::new(ErrorKind::NotFound, call, format!("no space is named or has the id '{wanted}'; spaces: {}", listing()))),
+            several => {
+                let ids: Vec<&str> = several.iter().map(|s| s.id.as_str()).collect();
+                Err(Error::invalid(call, format!("{} spaces are named '{wanted}'; pass one id: {}", several.len(), ids.join(", "))))
+            }
+        }
+    }
 }
 
 pub struct Folders<'a> {
@@ -338,6 +368,18 @@ impl Folders<'_> {
             body["parent_id"] = json!(p);
         }
         self.c.http().call("folders.create", Method::POST, "/folders", &[], Some(body)).await
+    }
+
+    /// The live folder `name` under `parent_id` (`None` = the space root): created, or the
+    /// one already there.
+    pub async fn ensure(&self, name: &str, space_id: &str, parent_id: Option<&str>) -> Result<Folder> {
+        match self.create(name, space_id, parent_id).await {
+            Err(e) if e.kind() == ErrorKind::Conflict => {
+                let siblings = self.list(space_id, parent_id, false).await?;
+                siblings.into_iter().find(|f| f.name == name).ok_or_else(|| e.with_call("folders.ensure"))
+            }
+            other => other,
+        }
     }
 
     pub async fn rename(&self, folder_id: &str, name: &str) -> Result<Folder> {

@@ -1003,3 +1003,33 @@ async fn debug_output_never_shows_credentials() {
     let err = client.files().get(&random_id()).await.unwrap_err();
     assert_display(&err, "files.get", &[&key]);
 }
+
+#[tokio::test]
+async fn spaces_find_by_id_name_or_the_only_one() {
+    let emu = start().await;
+    let client = emu.client();
+    let default = client.spaces().find(None).await.unwrap();
+    assert_eq!(default.name, "Default");
+    let other = client.spaces().create("Brand").await.unwrap();
+    let err = client.spaces().find(None).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.message().contains("Default") && err.message().contains("Brand"), "{err}");
+    assert_eq!(client.spaces().find(Some("Brand")).await.unwrap().id, other.id);
+    assert_eq!(client.spaces().find(Some(&other.id)).await.unwrap().id, other.id);
+    client.spaces().create("Brand").await.unwrap();
+    assert_eq!(client.spaces().find(Some("Brand")).await.unwrap_err().kind(), ErrorKind::InvalidInput, "ambiguous");
+    assert_eq!(client.spaces().find(Some("nope")).await.unwrap_err().kind(), ErrorKind::NotFound);
+}
+
+#[tokio::test]
+async fn folders_ensure_creates_or_reuses() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let made = client.folders().ensure("docs", &space, None).await.unwrap();
+    let again = client.folders().ensure("docs", &space, None).await.unwrap();
+    assert_eq!(made.id, again.id);
+    let inner = client.folders().ensure("docs", &space, Some(&made.id)).await.unwrap();
+    assert_ne!(inner.id, made.id);
+    assert_eq!(client.folders().list(&space, None, false).await.unwrap().len(), 1);
+}
