@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test build rust-test compat-test py-test c-test
+.PHONY: test build rust-test compat-test py-test c-test node-test
 
-test: build rust-test compat-test py-test c-test
+test: build rust-test compat-test py-test c-test node-test
 
 # The workspace is built once (debug); every later step reuses these binaries.
 build:
@@ -24,3 +24,7 @@ py-test: build compat-test
 # The C ABI: header freshness, the C test under valgrind, the quickstart.
 c-test: build
 	bash tests/c/run.sh
+
+# The Node package: npm ci (builds the addon), native.d.ts freshness, tsc, node --test.
+node-test: build
+	bash node/run_tests.sh
