@@ -1,13 +1,13 @@
-//! A blocking facade for the C and Python layers: every call runs on one shared runtime and
-//! the calling thread waits for it. Safe from many threads at once, from inside another async
-//! runtime, and in the child after `fork()`, where it builds a fresh runtime and fresh
-//! connections instead of touching the parent's.
+//! A blocking facade for the C and Python layers: every call runs on the SDK's shared
+//! runtimes and the calling thread waits for it. Safe from many threads at once, from inside
+//! another async runtime, and in the child after `fork()`, where it builds fresh runtimes and
+//! fresh connections instead of touching the parent's.
 
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use tokio::runtime::Runtime;
+use tokio::runtime::{Handle, Runtime};
 
 use crate::download::DownloadOptions;
 use crate::error::{Error, ErrorKind, Result};
@@ -15,71 +15,112 @@ use crate::models::{DelegatedToken, DownloadUrl, File, Folder, Link, Permission,
 use crate::upload::{UploadOptions, UploadSource};
 use crate::ClientOptions;
 
-/// (the process that built it, the runtime)
-static RUNTIME: Mutex<Option<(u32, Arc<Runtime>)>> = Mutex::new(None);
-
-/// The process's shared runtime, built anew in a forked child: the parent's worker threads
-/// do not exist there.
-fn runtime() -> Result<Arc<Runtime>> {
-    let pid = std::process::id();
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
-    match slot.take() {
-        Some((owner, rt)) if owner == pid => {
-            *slot = Some((owner, rt.clone()));
-            return Ok(rt);
-        }
-        // Dropping the parent's runtime would wait on threads that never answer: leak it.
-        Some((_, inherited)) => std::mem::forget(inherited),
-        None => {}
-    }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("fluidcloud")
-        .build()
-        .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start the SDK's runtime: {e}")))?;
-    let rt = Arc::new(rt);
-    *slot = Some((pid, rt.clone()));
-    Ok(rt)
+/// Where a call runs. Short API calls go fastest on one thread that drives all of their I/O
+/// (no hand-offs between threads on every step); transfers need every core for sending,
+/// reading and hashing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    Call,
+    Transfer,
 }
 
-/// The blocking client. Clones share the async client and its connections.
+/// The process's runtimes, and the process that started them.
+struct Runtimes {
+    pid: u32,
+    call: Handle,
+    transfer: Arc<Runtime>,
+}
+
+static RUNTIMES: Mutex<Option<Runtimes>> = Mutex::new(None);
+
+fn start_runtimes(pid: u32) -> std::io::Result<Runtimes> {
+    let call = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let handle = call.handle().clone();
+    std::thread::Builder::new()
+        .name("fluidcloud-calls".into())
+        .spawn(move || call.block_on(std::future::pending::<()>()))?;
+    let transfer = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("fluidcloud").build()?;
+    Ok(Runtimes { pid, call: handle, transfer: Arc::new(transfer) })
+}
+
+/// The runtime of `lane`, started anew in a forked child: the parent's threads do not exist
+/// there.
+fn runtime(lane: Lane) -> Result<Handle> {
+    let pid = std::process::id();
+    let mut slot = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
+    if slot.as_ref().is_some_and(|r| r.pid != pid) {
+        // Dropping the parent's runtimes would wait on threads that never answer: leak them.
+        std::mem::forget(slot.take());
+    }
+    if slot.is_none() {
+        let started = start_runtimes(pid)
+            .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start the SDK's runtime: {e}")))?;
+        *slot = Some(started);
+    }
+    let runtimes = slot.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "runtime", "no runtime"))?;
+    Ok(match lane {
+        Lane::Call => runtimes.call.clone(),
+        Lane::Transfer => runtimes.transfer.handle().clone(),
+    })
+}
+
+/// The async clients of one process, one per lane: a connection belongs to the runtime that
+/// opened it, so the lanes do not share a pool.
+struct Clients {
+    pid: u32,
+    call: crate::Client,
+    transfer: crate::Client,
+}
+
+/// The blocking client. Clones share the async clients and their connections.
 #[derive(Clone)]
 pub struct Client {
     options: ClientOptions,
-    current: Arc<Mutex<(u32, crate::Client)>>,
+    current: Arc<Mutex<Clients>>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("blocking::Client").field("client", &self.async_client_unchecked()).finish()
+        let call = self.current.lock().unwrap_or_else(|p| p.into_inner()).call.clone();
+        f.debug_struct("blocking::Client").field("client", &call).finish()
     }
 }
 
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Client> {
-        let client = crate::Client::new(options.clone())?;
-        Ok(Client::wrap(options, client))
+        let call = crate::Client::new(options.clone())?;
+        Client::wrap(options, call)
     }
 
-    fn wrap(options: ClientOptions, client: crate::Client) -> Client {
-        Client { options, current: Arc::new(Mutex::new((std::process::id(), client))) }
+    fn wrap(options: ClientOptions, call: crate::Client) -> Result<Client> {
+        let transfer = crate::Client::new(options.clone())?;
+        let clients = Clients { pid: std::process::id(), call, transfer };
+        Ok(Client { options, current: Arc::new(Mutex::new(clients)) })
     }
 
-    fn async_client_unchecked(&self) -> crate::Client {
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).1.clone()
-    }
-
-    /// The async client for this process: after `fork()`, a new one with its own connections.
+    /// The async client for short calls in this process: after `fork()`, a new one with its
+    /// own connections.
     pub fn async_client(&self) -> Result<crate::Client> {
+        self.async_client_for(Lane::Call)
+    }
+
+    pub fn async_client_for(&self, lane: Lane) -> Result<crate::Client> {
         let pid = std::process::id();
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if current.0 != pid {
-            let fresh = crate::Client::new(self.options.clone())?;
-            let inherited = std::mem::replace(&mut *current, (pid, fresh));
-            // Its pooled sockets are the parent's; its tasks lived on the parent's runtime.
+        if current.pid != pid {
+            let fresh = Clients {
+                pid,
+                call: crate::Client::new(self.options.clone())?,
+                transfer: crate::Client::new(self.options.clone())?,
+            };
+            let inherited = std::mem::replace(&mut *current, fresh);
+            // Its pooled sockets are the parent's; its tasks lived on the parent's runtimes.
             std::mem::forget(inherited);
         }
-        Ok(current.1.clone())
+        Ok(match lane {
+            Lane::Call => current.call.clone(),
+            Lane::Transfer => current.transfer.clone(),
+        })
     }
 
     /// Runs `f` with the async client on the shared runtime and waits for its result. The
@@ -91,21 +132,21 @@ impl Client {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn(f)?.wait()
+        self.spawn_on(Lane::Call, f)?.wait()
     }
 
-    /// Starts `f` on the shared runtime and returns at once: for callers that must keep
+    /// Starts `f` on `lane`'s runtime and returns at once: for callers that must keep
     /// control while waiting (to notice Ctrl-C, say) and may abort the call.
-    pub fn spawn<F, Fut, T>(&self, f: F) -> Result<Pending<T>>
+    pub fn spawn_on<F, Fut, T>(&self, lane: Lane, f: F) -> Result<Pending<T>>
     where
         F: FnOnce(crate::Client) -> Fut,
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
         use futures_util::FutureExt;
-        let fut = f(self.async_client()?);
+        let fut = f(self.async_client_for(lane)?);
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let task = runtime()?.spawn(async move {
+        let task = runtime(lane)?.spawn(async move {
             // A panic is a bug, reported as one, not as the call being aborted.
             let result = std::panic::AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|panic| {
                 let what = panic
@@ -129,7 +170,7 @@ impl Client {
         let (jwt, app, job) = (user_jwt.to_string(), app.to_string(), job_id.map(str::to_string));
         let user = self.run(move |c| async move { c.as_user(&jwt, &app, job.as_deref(), ttl_seconds).await })?;
         let token = user.inner.http.credential().to_string();
-        Ok(Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user))
+        Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user)
     }
 
     pub fn spaces(&self) -> Spaces<'_> {
@@ -235,11 +276,11 @@ pub struct Files<'a> {
 
 impl Files<'_> {
     pub fn upload(&self, source: UploadSource, options: UploadOptions) -> Result<File> {
-        self.c.run(move |c| async move { c.files().upload(source, options).await })
+        self.c.spawn_on(Lane::Transfer, move |c| async move { c.files().upload(source, options).await })?.wait()
     }
     pub fn download(&self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
         let (id, dest) = (file_id.to_string(), dest.as_ref().to_path_buf());
-        self.c.run(move |c| async move { c.files().download(&id, &dest, options).await })
+        self.c.spawn_on(Lane::Transfer, move |c| async move { c.files().download(&id, &dest, options).await })?.wait()
     }
     pub fn list(&self, space_id: &str, folder_id: Option<&str>, trash: bool, app: Option<&str>) -> Result<Vec<File>> {
         let (space, folder, app) = (space_id.to_string(), owned(folder_id), owned(app));

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fluidcloud::blocking::Pending;
+use fluidcloud::blocking::{Lane, Pending};
 use fluidcloud::transport::{
     HeaderMap, HeaderName, HeaderValue, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
     TransportErrorKind,
@@ -54,6 +54,15 @@ enum Op {
     SharesRevoke { share_id: String },
     QuotaUsage,
     ExchangeServiceToken { user_jwt: String, app: String, job_id: Option<String>, ttl_seconds: Option<u64> },
+}
+
+impl Op {
+    fn lane(&self) -> Lane {
+        match self {
+            Op::FilesUpload { .. } | Op::FilesDownload { .. } => Lane::Transfer,
+            _ => Lane::Call,
+        }
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> fluidcloud::Result<String> {
@@ -516,7 +525,8 @@ impl Client {
     fn call(&self, py: Python<'_>, op: &str, args: &Bound<'_, PyDict>) -> PyResult<String> {
         let failure = CallbackError::default();
         let parsed = parse_op(op, args, &failure)?;
-        let pending = self.inner.spawn(move |c| execute(c, parsed)).map_err(|e| to_py_err(py, e))?;
+        let lane = parsed.lane();
+        let pending = self.inner.spawn_on(lane, move |c| execute(c, parsed)).map_err(|e| to_py_err(py, e))?;
         let result = wait(py, pending)?;
         finish(py, result, &failure)
     }
