@@ -115,9 +115,14 @@ impl Detail {
 }
 
 /// Every failure of the SDK. Messages are one line, name the call, and never contain the
-/// credential.
+/// credential. Boxed, so that `Result`s stay small on the happy path.
 #[derive(Debug)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     kind: ErrorKind,
     call: String,
     message: String,
@@ -133,14 +138,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn new(kind: ErrorKind, call: impl Into<String>, message: impl Into<String>) -> Self {
         Error {
-            kind,
-            call: call.into(),
-            message: message.into(),
-            status: None,
-            detail: None,
-            request_id: None,
-            retry_after: None,
-            source: None,
+            inner: Box::new(Inner {
+                kind,
+                call: call.into(),
+                message: message.into(),
+                status: None,
+                detail: None,
+                request_id: None,
+                retry_after: None,
+                source: None,
+            }),
         }
     }
 
@@ -153,10 +160,10 @@ impl Error {
         retry_after: Option<Duration>,
     ) -> Self {
         let mut e = Error::new(ErrorKind::from_status(status), call, detail.summary());
-        e.status = Some(status);
-        e.detail = Some(detail);
-        e.request_id = request_id;
-        e.retry_after = retry_after;
+        e.inner.status = Some(status);
+        e.inner.detail = Some(detail);
+        e.inner.request_id = request_id;
+        e.inner.retry_after = retry_after;
         e
     }
 
@@ -177,67 +184,67 @@ impl Error {
     }
 
     pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
+        self.inner.source = Some(Box::new(source));
         self
     }
 
     pub(crate) fn with_call(mut self, call: impl Into<String>) -> Self {
-        self.call = call.into();
+        self.inner.call = call.into();
         self
     }
 
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
 
     /// The call that failed, e.g. `files.get`.
     pub fn call(&self) -> &str {
-        &self.call
+        &self.inner.call
     }
 
     /// The message without the call's name.
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The HTTP status, for answers that had one.
     pub fn http_status(&self) -> Option<u16> {
-        self.status
+        self.inner.status
     }
 
     /// The parsed `detail` of the error body.
     pub fn detail(&self) -> Option<&Detail> {
-        self.detail.as_ref()
+        self.inner.detail.as_ref()
     }
 
     /// The server's `X-Request-Id`, to quote to support.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.inner.request_id.as_deref()
     }
 
     /// The server's `Retry-After`, when it sent one.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
+        self.inner.retry_after
     }
 
     /// Whether trying again may succeed (per PROTOCOL: connection errors, timeouts, 408, 429,
     /// 500, 502, 503, 504).
     pub fn is_retryable(&self) -> bool {
-        match self.kind {
+        match self.inner.kind {
             ErrorKind::Connect | ErrorKind::Timeout => true,
-            _ => matches!(self.status, Some(408 | 429 | 500 | 502 | 503 | 504)),
+            _ => matches!(self.inner.status, Some(408 | 429 | 500 | 502 | 503 | 504)),
         }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: ", self.call)?;
-        if let Some(status) = self.status {
+        write!(f, "{}: ", self.inner.call)?;
+        if let Some(status) = self.inner.status {
             write!(f, "HTTP {status}: ")?;
         }
-        write!(f, "{}", self.message)?;
-        if let Some(id) = &self.request_id {
+        write!(f, "{}", self.inner.message)?;
+        if let Some(id) = &self.inner.request_id {
             write!(f, " (request id {id})")?;
         }
         Ok(())
@@ -246,7 +253,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.inner.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 
