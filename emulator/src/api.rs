@@ -266,7 +266,7 @@ fn verify_user_jwt(jwt: &str, secret: &[u8], now: i64) -> Option<String> {
         return None;
     }
     let mut mac = Hmac::<Sha256>::new_from_slice(secret).ok()?;
-    mac.update(jwt[..jwt.len() - signature.len() - 1].as_bytes());
+    mac.update(&jwt.as_bytes()[..jwt.len() - signature.len() - 1]);
     mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     if let Some(exp) = claims.get("exp") {

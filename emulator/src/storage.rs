@@ -485,7 +485,7 @@ pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*" || t.trim() == format!("W/{etag}")));
     if not_modified {
         let resp = builder.status(StatusCode::NOT_MODIFIED).body(Body::empty());
-        return (resp.unwrap_or_else(|e| internal(e)), false);
+        return (resp.unwrap_or_else(internal), false);
     }
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         None => None,
@@ -497,7 +497,7 @@ pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap
                     .status(StatusCode::RANGE_NOT_SATISFIABLE)
                     .header(header::CONTENT_RANGE, format!("bytes */{}", s.size))
                     .body(Body::empty());
-                return (resp.unwrap_or_else(|e| internal(e)), false);
+                return (resp.unwrap_or_else(internal), false);
             }
         },
     };
@@ -517,7 +517,7 @@ pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap
         storage_latency(state).await;
     }
     if method == Method::HEAD {
-        return (builder.body(Body::empty()).unwrap_or_else(|e| internal(e)), false);
+        return (builder.body(Body::empty()).unwrap_or_else(internal), false);
     }
     let mut file = match tokio::fs::File::open(&s.path).await {
         Ok(f) => f,
@@ -540,7 +540,7 @@ pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap
             Err(e) => Some((Err(e), (reader, throttle))),
         }
     });
-    (builder.body(Body::from_stream(stream)).unwrap_or_else(|e| internal(e)), true)
+    (builder.body(Body::from_stream(stream)).unwrap_or_else(internal), true)
 }
 
 enum RangeSpec {

@@ -593,7 +593,7 @@ async fn shares_list_shows_shares_without_url() {
     assert_eq!(s["revoked"], false);
     assert_eq!(s["has_password"], false);
     assert!(s["expires_at"].is_null());
-    assert!(s.get("url").map_or(true, |u| u.is_null()), "the URL is never listed again: {s}");
+    assert!(s.get("url").is_none_or(|u| u.is_null()), "the URL is never listed again: {s}");
     let token = link["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
     assert!(!all.to_string().contains(&token), "the link token is never listed again: {all}");
 }

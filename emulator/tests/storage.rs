@@ -182,7 +182,7 @@ async fn fault_rules(emu: &Emu) -> Vec<Value> {
     let v = expect_json(emu.admin(Method::GET, "/faults", None).await, StatusCode::OK).await;
     match v {
         Value::Array(a) => a,
-        Value::Object(ref o) if o.get("rules").map_or(false, Value::is_array) => o["rules"].as_array().unwrap().clone(),
+        Value::Object(ref o) if o.get("rules").is_some_and(Value::is_array) => o["rules"].as_array().unwrap().clone(),
         other => panic!("unexpected fault list: {other}"),
     }
 }
@@ -327,7 +327,7 @@ async fn multipart_threshold_and_part_urls() {
     assert!(uuid::Uuid::parse_str(fid).is_ok());
     let key = t["key"].as_str().unwrap();
     assert!(key.ends_with(&format!("/{space}/incoming/{fid}.bin")), "key {key}");
-    assert!(t["upload_id"].as_str().map_or(false, |s| !s.is_empty()), "upload_id: {t}");
+    assert!(t["upload_id"].as_str().is_some_and(|s| !s.is_empty()), "upload_id: {t}");
     let nums: Vec<u64> = t["part_urls"].as_array().unwrap().iter().map(|p| p["part_number"].as_u64().unwrap()).collect();
     assert_eq!(nums, vec![1, 2, 3, 4, 5, 6], "ceil(1300/256) parts numbered from 1");
     let urls: std::collections::HashSet<&str> =
@@ -1180,7 +1180,7 @@ async fn links_used_counts_active_links_only() {
     let links_used = || {
         let (emu, key) = (&emu, &key);
         async move {
-        let q = expect_json(get_as(&emu, &key, "/quota").await, StatusCode::OK).await;
+        let q = expect_json(get_as(emu, key, "/quota").await, StatusCode::OK).await;
         assert_eq!(q["links_limit"], 2);
         q["links_used"].as_i64().unwrap()
         }

@@ -435,7 +435,7 @@ impl Recorder {
 
     /// Requests whose method is `method` and whose path ends with `path_suffix`.
     pub fn matching(&self, method: &Method, path_suffix: &str) -> Vec<Recorded> {
-        self.requests().into_iter().filter(|r| &r.method == method && r.path().ends_with(path_suffix)).collect()
+        self.requests().into_iter().filter(|r| r.method == method && r.path().ends_with(path_suffix)).collect()
     }
 }
 
