@@ -10,6 +10,7 @@ mod error;
 mod http;
 mod upload;
 pub mod models;
+pub mod ops;
 pub mod transport;
 
 pub use client::{Client, ClientOptions, Files, Folders, QuotaApi, Shares, Spaces, DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, ENV_API_KEY, ENV_BASE_URL};

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use fluidcloud::ops::{execute, Op};
 use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, Permission, UploadOptions, UploadSource};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -25,77 +26,6 @@ const STREAM_QUEUE: usize = 4;
 
 type ProgressFn = ThreadsafeFunction<FnArgs<(f64, f64)>, (), FnArgs<(f64, f64)>, Status, false>;
 type Chunk = std::io::Result<Bytes>;
-
-/// One call of the SDK, with its arguments converted from JavaScript.
-enum Op {
-    SpacesList,
-    SpacesCreate { name: String },
-    FoldersList { space_id: String, parent_id: Option<String>, trash: bool },
-    FoldersCreate { name: String, space_id: String, parent_id: Option<String> },
-    FoldersRename { folder_id: String, name: String },
-    FoldersMove { folder_id: String, parent_id: Option<String> },
-    FoldersDelete { folder_id: String },
-    FoldersRestore { folder_id: String },
-    FilesList { space_id: String, folder_id: Option<String>, trash: bool, app: Option<String> },
-    FilesGet { file_id: String },
-    FilesResolve { client_key: String, app: Option<String> },
-    FilesRename { file_id: String, name: String },
-    FilesMove { file_id: String, folder_id: Option<String> },
-    FilesDelete { file_id: String },
-    FilesRestore { file_id: String },
-    FilesDownloadUrl { file_id: String },
-    FilesPublicUrl { file_id: String },
-    FilesSignedUrl { file_id: String, expires_in_days: u32, permission: Permission },
-    FilesUpload { source: UploadSource, options: UploadOptions },
-    FilesDownload { file_id: String, dest: PathBuf, options: DownloadOptions },
-    SharesList { file_id: Option<String>, include_inactive: bool },
-    SharesRevoke { share_id: String },
-    QuotaUsage,
-    ExchangeServiceToken { user_jwt: String, app: String, job_id: Option<String>, ttl_seconds: Option<u64> },
-}
-
-fn json<T: serde::Serialize>(value: &T) -> Value {
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
-/// Runs one call on the async client.
-async fn execute(c: fluidcloud::Client, op: Op) -> fluidcloud::Result<Value> {
-    match op {
-        Op::SpacesList => Ok(json(&c.spaces().list().await?)),
-        Op::SpacesCreate { name } => Ok(json(&c.spaces().create(&name).await?)),
-        Op::FoldersList { space_id, parent_id, trash } => Ok(json(&c.folders().list(&space_id, parent_id.as_deref(), trash).await?)),
-        Op::FoldersCreate { name, space_id, parent_id } => Ok(json(&c.folders().create(&name, &space_id, parent_id.as_deref()).await?)),
-        Op::FoldersRename { folder_id, name } => Ok(json(&c.folders().rename(&folder_id, &name).await?)),
-        Op::FoldersMove { folder_id, parent_id } => Ok(json(&c.folders().move_to(&folder_id, parent_id.as_deref()).await?)),
-        Op::FoldersDelete { folder_id } => Ok(json(&c.folders().delete(&folder_id).await?)),
-        Op::FoldersRestore { folder_id } => Ok(json(&c.folders().restore(&folder_id).await?)),
-        Op::FilesList { space_id, folder_id, trash, app } => {
-            Ok(json(&c.files().list(&space_id, folder_id.as_deref(), trash, app.as_deref()).await?))
-        }
-        Op::FilesGet { file_id } => Ok(json(&c.files().get(&file_id).await?)),
-        Op::FilesResolve { client_key, app } => Ok(json(&c.files().resolve(&client_key, app.as_deref()).await?)),
-        Op::FilesRename { file_id, name } => Ok(json(&c.files().rename(&file_id, &name).await?)),
-        Op::FilesMove { file_id, folder_id } => Ok(json(&c.files().move_to(&file_id, folder_id.as_deref()).await?)),
-        Op::FilesDelete { file_id } => Ok(json(&c.files().delete(&file_id).await?)),
-        Op::FilesRestore { file_id } => Ok(json(&c.files().restore(&file_id).await?)),
-        Op::FilesDownloadUrl { file_id } => Ok(json(&c.files().download_url(&file_id).await?)),
-        Op::FilesPublicUrl { file_id } => Ok(json(&c.files().public_url(&file_id).await?)),
-        Op::FilesSignedUrl { file_id, expires_in_days, permission } => {
-            Ok(json(&c.files().signed_url(&file_id, expires_in_days, permission).await?))
-        }
-        Op::FilesUpload { source, options } => Ok(json(&c.files().upload(source, options).await?)),
-        Op::FilesDownload { file_id, dest, options } => Ok(json(&c.files().download(&file_id, &dest, options).await?)),
-        Op::SharesList { file_id, include_inactive } => Ok(json(&c.shares().list(file_id.as_deref(), include_inactive).await?)),
-        Op::SharesRevoke { share_id } => {
-            c.shares().revoke(&share_id).await?;
-            Ok(Value::Null)
-        }
-        Op::QuotaUsage => Ok(json(&c.quota().usage().await?)),
-        Op::ExchangeServiceToken { user_jwt, app, job_id, ttl_seconds } => {
-            Ok(json(&c.exchange_service_token(&user_jwt, &app, job_id.as_deref(), ttl_seconds).await?))
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Results and errors: the envelope the JavaScript layer reads

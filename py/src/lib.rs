@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fluidcloud::blocking::{Lane, Pending};
+use fluidcloud::blocking::Pending;
+use fluidcloud::ops::{execute, Op};
 use fluidcloud::transport::{
     HeaderMap, HeaderName, HeaderValue, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
     TransportErrorKind,
@@ -27,86 +28,6 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 const USER_AGENT: &str = concat!("fluidcloud-python/", env!("CARGO_PKG_VERSION"));
 /// How often a blocking call looks for Ctrl-C while it waits.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
-
-/// One call of the SDK, with its arguments converted from Python.
-enum Op {
-    SpacesList,
-    SpacesCreate { name: String },
-    FoldersList { space_id: String, parent_id: Option<String>, trash: bool },
-    FoldersCreate { name: String, space_id: String, parent_id: Option<String> },
-    FoldersRename { folder_id: String, name: String },
-    FoldersMove { folder_id: String, parent_id: Option<String> },
-    FoldersDelete { folder_id: String },
-    FoldersRestore { folder_id: String },
-    FilesList { space_id: String, folder_id: Option<String>, trash: bool, app: Option<String> },
-    FilesGet { file_id: String },
-    FilesResolve { client_key: String, app: Option<String> },
-    FilesRename { file_id: String, name: String },
-    FilesMove { file_id: String, folder_id: Option<String> },
-    FilesDelete { file_id: String },
-    FilesRestore { file_id: String },
-    FilesDownloadUrl { file_id: String },
-    FilesPublicUrl { file_id: String },
-    FilesSignedUrl { file_id: String, expires_in_days: u32, permission: Permission },
-    FilesUpload { source: UploadSource, options: UploadOptions },
-    FilesDownload { file_id: String, dest: PathBuf, options: DownloadOptions },
-    SharesList { file_id: Option<String>, include_inactive: bool },
-    SharesRevoke { share_id: String },
-    QuotaUsage,
-    ExchangeServiceToken { user_jwt: String, app: String, job_id: Option<String>, ttl_seconds: Option<u64> },
-}
-
-impl Op {
-    fn lane(&self) -> Lane {
-        match self {
-            Op::FilesUpload { .. } | Op::FilesDownload { .. } => Lane::Transfer,
-            _ => Lane::Call,
-        }
-    }
-}
-
-fn json<T: serde::Serialize>(value: &T) -> fluidcloud::Result<String> {
-    Ok(serde_json::to_string(value).unwrap_or_else(|_| "null".to_string()))
-}
-
-/// Runs one call on the async client: shared by the blocking and the async entry points.
-async fn execute(c: fluidcloud::Client, op: Op) -> fluidcloud::Result<String> {
-    match op {
-        Op::SpacesList => json(&c.spaces().list().await?),
-        Op::SpacesCreate { name } => json(&c.spaces().create(&name).await?),
-        Op::FoldersList { space_id, parent_id, trash } => json(&c.folders().list(&space_id, parent_id.as_deref(), trash).await?),
-        Op::FoldersCreate { name, space_id, parent_id } => json(&c.folders().create(&name, &space_id, parent_id.as_deref()).await?),
-        Op::FoldersRename { folder_id, name } => json(&c.folders().rename(&folder_id, &name).await?),
-        Op::FoldersMove { folder_id, parent_id } => json(&c.folders().move_to(&folder_id, parent_id.as_deref()).await?),
-        Op::FoldersDelete { folder_id } => json(&c.folders().delete(&folder_id).await?),
-        Op::FoldersRestore { folder_id } => json(&c.folders().restore(&folder_id).await?),
-        Op::FilesList { space_id, folder_id, trash, app } => {
-            json(&c.files().list(&space_id, folder_id.as_deref(), trash, app.as_deref()).await?)
-        }
-        Op::FilesGet { file_id } => json(&c.files().get(&file_id).await?),
-        Op::FilesResolve { client_key, app } => json(&c.files().resolve(&client_key, app.as_deref()).await?),
-        Op::FilesRename { file_id, name } => json(&c.files().rename(&file_id, &name).await?),
-        Op::FilesMove { file_id, folder_id } => json(&c.files().move_to(&file_id, folder_id.as_deref()).await?),
-        Op::FilesDelete { file_id } => json(&c.files().delete(&file_id).await?),
-        Op::FilesRestore { file_id } => json(&c.files().restore(&file_id).await?),
-        Op::FilesDownloadUrl { file_id } => json(&c.files().download_url(&file_id).await?),
-        Op::FilesPublicUrl { file_id } => json(&c.files().public_url(&file_id).await?),
-        Op::FilesSignedUrl { file_id, expires_in_days, permission } => {
-            json(&c.files().signed_url(&file_id, expires_in_days, permission).await?)
-        }
-        Op::FilesUpload { source, options } => json(&c.files().upload(source, options).await?),
-        Op::FilesDownload { file_id, dest, options } => json(&c.files().download(&file_id, &dest, options).await?),
-        Op::SharesList { file_id, include_inactive } => json(&c.shares().list(file_id.as_deref(), include_inactive).await?),
-        Op::SharesRevoke { share_id } => {
-            c.shares().revoke(&share_id).await?;
-            Ok("null".to_string())
-        }
-        Op::QuotaUsage => json(&c.quota().usage().await?),
-        Op::ExchangeServiceToken { user_jwt, app, job_id, ttl_seconds } => {
-            json(&c.exchange_service_token(&user_jwt, &app, job_id.as_deref(), ttl_seconds).await?)
-        }
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -526,7 +447,10 @@ impl Client {
         let failure = CallbackError::default();
         let parsed = parse_op(op, args, &failure)?;
         let lane = parsed.lane();
-        let pending = self.inner.spawn_on(lane, move |c| execute(c, parsed)).map_err(|e| to_py_err(py, e))?;
+        let pending = self
+            .inner
+            .spawn_on(lane, move |c| async move { execute(c, parsed).await.map(|v| v.to_string()) })
+            .map_err(|e| to_py_err(py, e))?;
         let result = wait(py, pending)?;
         finish(py, result, &failure)
     }
@@ -537,7 +461,7 @@ impl Client {
         let parsed = parse_op(op, args, &failure)?;
         let client = self.inner.async_client().map_err(|e| to_py_err(py, e))?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = execute(client, parsed).await;
+            let result = execute(client, parsed).await.map(|v| v.to_string());
             Python::attach(|py| finish(py, result, &failure))
         })
     }
