@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{storage_error, ApiError};
-use crate::server::ConnKill;
+use crate::server::Conn;
 use crate::state::AppState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ pub(crate) async fn apply(State(state): State<Arc<AppState>>, req: Request, next
     let path = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
     let Some(target) = target_of(req.method(), req.uri().path()) else { return next.run(req).await };
     let Some(rule) = take_rule(&state, target, &path) else { return next.run(req).await };
-    let kill = req.extensions().get::<ConnKill>().cloned();
+    let kill = req.extensions().get::<Conn>().cloned();
     match rule.action {
         Action::Status => {
             let status = StatusCode::from_u16(rule.status.unwrap_or(500)).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -191,7 +191,7 @@ fn has_body(req: &Request) -> bool {
 
 /// `body` cut after `limit` bytes: then an error, and the connection is killed. A response
 /// body that ends before the limit ends normally.
-fn breaking_body(body: Body, limit: u64, kill: Option<ConnKill>) -> Body {
+fn breaking_body(body: Body, limit: u64, kill: Option<Conn>) -> Body {
     let stream = body.into_data_stream();
     let broken = futures_util::stream::unfold((stream, 0u64, false), move |(mut stream, seen, done)| {
         let kill = kill.clone();

@@ -3,7 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -16,20 +16,42 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-/// Set by a handler to make its connection die instead of answering.
+/// A handler's hold on its own connection: to make it die instead of answering, or to tune
+/// how its socket wakes the reader.
 #[derive(Clone, Default)]
-pub(crate) struct ConnKill(Arc<AtomicBool>);
+pub(crate) struct Conn(Arc<ConnState>);
 
-impl ConnKill {
+#[derive(Default)]
+struct ConnState {
+    killed: AtomicBool,
+    low_water: AtomicUsize,
+}
+
+impl Conn {
     pub(crate) fn kill(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.killed.store(true, Ordering::SeqCst);
     }
 
     fn is_killed(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.0.killed.load(Ordering::SeqCst)
+    }
+
+    /// From the next read on, the reader is woken only once `bytes` have arrived (or the
+    /// peer stops sending): one large read instead of dozens of small ones. Only for bytes
+    /// that are sure to come, such as the rest of a body with a known length: the kernel does
+    /// not wake the reader for less.
+    pub(crate) fn set_receive_low_water(&self, bytes: usize) {
+        self.0.low_water.store(bytes.max(1), Ordering::SeqCst);
+    }
+
+    fn receive_low_water(&self) -> usize {
+        self.0.low_water.load(Ordering::SeqCst).max(1)
     }
 }
 
+/// The most body bytes a connection holds that a handler has not seen: hyper's read buffer
+/// and the one chunk in flight to the handler.
+pub(crate) const UNSEEN_BODY_MAX: u64 = 2 * READ_BUFFER_MAX as u64;
 const READ_BUFFER_MAX: usize = 2 << 20;
 
 pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
@@ -39,11 +61,11 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: watch::R
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let _ = stream.set_nodelay(true);
-                let kill = ConnKill::default();
-                let io = TokioIo::new(KillableStream { inner: stream, kill: kill.clone() });
+                let conn = Conn::default();
+                let io = TokioIo::new(ConnStream { inner: stream, conn: conn.clone(), low_water: 1 });
                 let app = app.clone();
                 let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                    req.extensions_mut().insert(kill.clone());
+                    req.extensions_mut().insert(conn.clone());
                     app.clone().oneshot(req.map(axum::body::Body::new))
                 });
                 let mut conn_stop = stop.clone();
@@ -66,14 +88,16 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: watch::R
     connections.shutdown().await;
 }
 
-struct KillableStream {
+struct ConnStream {
     inner: TcpStream,
-    kill: ConnKill,
+    conn: Conn,
+    /// The SO_RCVLOWAT in force on `inner`.
+    low_water: usize,
 }
 
-impl KillableStream {
+impl ConnStream {
     fn check(&self) -> io::Result<()> {
-        if self.kill.is_killed() {
+        if self.conn.is_killed() {
             // Linger 0: closing sends a reset, as a crashed server or middlebox would.
             let _ = socket2::SockRef::from(&self.inner).set_linger(Some(std::time::Duration::ZERO));
             return Err(io::Error::new(io::ErrorKind::ConnectionReset, "connection killed by a fault rule"));
@@ -82,14 +106,38 @@ impl KillableStream {
     }
 }
 
-impl AsyncRead for KillableStream {
+impl AsyncRead for ConnStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         self.check()?;
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let wanted = this.conn.receive_low_water();
+        if wanted != this.low_water {
+            // Linux re-checks readiness when the mark changes, so lowering it cannot strand
+            // bytes that already arrived.
+            set_receive_low_water(&this.inner, wanted)?;
+            this.low_water = wanted;
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for KillableStream {
+fn set_receive_low_water(socket: &TcpStream, bytes: usize) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: a valid socket descriptor and a pointer to a c_int of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+impl AsyncWrite for ConnStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.check()?;
         Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)

@@ -1528,3 +1528,45 @@ async fn refused_large_put_still_gets_its_answer() {
     let body = resp.text().await.unwrap();
     assert!(body.contains("<Error>"), "{body}");
 }
+
+#[tokio::test]
+async fn large_bodies_in_odd_pieces_arrive_whole() {
+    // Bodies of several MiB are read with a raised socket low-water mark; the tail, which is
+    // smaller than the mark, must still be read, for a single PUT and for each part.
+    let emu = common::start_with(Config { multipart_threshold: 9 << 20, part_size: 6 << 20, ..Default::default() }).await;
+    let space = emu.default_space().await;
+    for size in [(8 << 20) + 123, (13 << 20) + 7] {
+        let data = bytes(size, 0x5a);
+        let ticket = initiate(&emu, &space, "odd.bin", "application/octet-stream", size).await;
+        let (upload_id, parts) = if ticket["mode"] == "single" {
+            put_in_pieces(ticket["upload_url"].as_str().unwrap(), &data).await;
+            (Value::Null, Value::Null)
+        } else {
+            let mut parts = Vec::new();
+            for (i, piece) in data.chunks(6 << 20).enumerate() {
+                parts.push(json!({ "PartNumber": i + 1, "ETag": put_in_pieces(&part_url(&ticket, i + 1), piece).await }));
+            }
+            (ticket["upload_id"].clone(), Value::Array(parts))
+        };
+        let done = complete_body(&ticket, &(upload_id, parts), "odd.bin", "application/octet-stream", &data, &space);
+        let file = expect_json(emu.post("/uploads/complete", done).await, StatusCode::OK).await;
+        assert_eq!(file["size"], size);
+    }
+}
+
+/// PUTs `data` as a stream of odd-sized pieces; returns the ETag.
+async fn put_in_pieces(url: &str, data: &[u8]) -> String {
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> = data.chunks(100_003).map(|c| Ok(c.to_vec())).collect();
+    let put = bare()
+        .put(url)
+        .header("Content-Type", "application/octet-stream")
+        .header("Content-Length", data.len())
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(pieces)))
+        .send();
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(60), put)
+        .await
+        .expect("the PUT is answered (the tail of the body was read)")
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    resp.headers()["etag"].to_str().unwrap().to_string()
+}
