@@ -1,7 +1,8 @@
-//! A blocking facade for the C and Python layers: every call runs on the SDK's shared
-//! runtimes and the calling thread waits for it. Safe from many threads at once, from inside
-//! another async runtime, and in the child after `fork()`, where it builds fresh runtimes and
-//! fresh connections instead of touching the parent's.
+//! A blocking facade for the C and Python layers: short calls run on the calling thread,
+//! which drives the SDK's shared single-threaded runtime while it waits; transfers run on the
+//! shared multi-threaded one. Safe from many threads at once, from inside another async
+//! runtime, and in the child after `fork()`, where it builds fresh runtimes and fresh
+//! connections instead of touching the parent's.
 
 use std::future::Future;
 use std::path::Path;
@@ -15,9 +16,10 @@ use crate::models::{DelegatedToken, DownloadUrl, File, Folder, Link, Permission,
 use crate::upload::{UploadOptions, UploadSource};
 use crate::ClientOptions;
 
-/// Where a call runs. Short API calls go fastest on one thread that drives all of their I/O
-/// (no hand-offs between threads on every step); transfers need every core for sending,
-/// reading and hashing.
+/// Where a call runs. Short API calls run on the thread that waits for them, which drives
+/// their I/O itself: a hand-off to another thread and back costs two wake-ups per call, and on
+/// a virtual machine a wake-up across cores costs more than the whole request. Transfers run
+/// on a multi-threaded runtime: they need every core for sending, reading and hashing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
     Call,
@@ -27,7 +29,8 @@ pub enum Lane {
 /// The process's runtimes, and the process that started them.
 struct Runtimes {
     pid: u32,
-    call: Handle,
+    /// Has no thread of its own: whoever waits for a call drives it (`block_on`).
+    call: Arc<Runtime>,
     transfer: Arc<Runtime>,
 }
 
@@ -35,17 +38,13 @@ static RUNTIMES: Mutex<Option<Runtimes>> = Mutex::new(None);
 
 fn start_runtimes(pid: u32) -> std::io::Result<Runtimes> {
     let call = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let handle = call.handle().clone();
-    std::thread::Builder::new()
-        .name("fluidcloud-calls".into())
-        .spawn(move || call.block_on(std::future::pending::<()>()))?;
     let transfer = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("fluidcloud").build()?;
-    Ok(Runtimes { pid, call: handle, transfer: Arc::new(transfer) })
+    Ok(Runtimes { pid, call: Arc::new(call), transfer: Arc::new(transfer) })
 }
 
 /// The runtime of `lane`, started anew in a forked child: the parent's threads do not exist
 /// there.
-fn runtime(lane: Lane) -> Result<Handle> {
+fn runtime(lane: Lane) -> Result<Arc<Runtime>> {
     let pid = std::process::id();
     let mut slot = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
     if slot.as_ref().is_some_and(|r| r.pid != pid) {
@@ -60,7 +59,7 @@ fn runtime(lane: Lane) -> Result<Handle> {
     let runtimes = slot.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "runtime", "no runtime"))?;
     Ok(match lane {
         Lane::Call => runtimes.call.clone(),
-        Lane::Transfer => runtimes.transfer.handle().clone(),
+        Lane::Transfer => runtimes.transfer.clone(),
     })
 }
 
@@ -123,9 +122,8 @@ impl Client {
         })
     }
 
-    /// Runs `f` with the async client on the shared runtime and waits for its result. The
-    /// future runs on the runtime's threads, never on the caller's, so this works from any
-    /// thread, including one that drives another runtime.
+    /// Runs `f` with the async client and waits for its result. Works from any thread,
+    /// including one that drives another runtime.
     pub fn run<F, Fut, T>(&self, f: F) -> Result<T>
     where
         F: FnOnce(crate::Client) -> Fut,
@@ -135,30 +133,28 @@ impl Client {
         self.spawn_on(Lane::Call, f)?.wait()
     }
 
-    /// Starts `f` on `lane`'s runtime and returns at once: for callers that must keep
-    /// control while waiting (to notice Ctrl-C, say) and may abort the call.
+    /// Prepares `f` on `lane` and returns at once: for callers that must keep control while
+    /// waiting (to notice Ctrl-C, say) and may abort the call. A transfer starts at once on
+    /// the runtime's threads; a short call runs while the caller waits for it.
     pub fn spawn_on<F, Fut, T>(&self, lane: Lane, f: F) -> Result<Pending<T>>
     where
         F: FnOnce(crate::Client) -> Fut,
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        use futures_util::FutureExt;
-        let fut = f(self.async_client_for(lane)?);
+        // A thread that drives another runtime cannot also drive ours: its call goes to the
+        // threads of the transfer lane, with that lane's connections.
+        let lane = if lane == Lane::Call && Handle::try_current().is_ok() { Lane::Transfer } else { lane };
+        let call = guarded(f(self.async_client_for(lane)?));
+        let runtime = runtime(lane)?;
+        if lane == Lane::Call {
+            return Ok(Pending { waiting: Waiting::Here(Local { runtime, call: Some(Box::pin(call)) }) });
+        }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let task = runtime(lane)?.spawn(async move {
-            // A panic is a bug, reported as one, not as the call being aborted.
-            let result = std::panic::AssertUnwindSafe(fut).catch_unwind().await.unwrap_or_else(|panic| {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
-                Err(Error::new(ErrorKind::Internal, "runtime", format!("the SDK panicked: {what}")))
-            });
-            let _ = tx.send(result);
+        let task = runtime.spawn(async move {
+            let _ = tx.send(call.await);
         });
-        Ok(Pending { rx, abort: task.abort_handle() })
+        Ok(Pending { waiting: Waiting::There { rx, abort: task.abort_handle() } })
     }
 
     pub fn exchange_service_token(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<DelegatedToken> {
@@ -190,10 +186,59 @@ impl Client {
     }
 }
 
-/// A call running on the shared runtime.
+/// A panic inside a call is a bug, reported as one, not as the call being aborted.
+async fn guarded<T>(call: impl Future<Output = Result<T>>) -> Result<T> {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(call).catch_unwind().await.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Error::new(ErrorKind::Internal, "runtime", format!("the SDK panicked: {what}")))
+    })
+}
+
+/// A call to wait for.
 pub struct Pending<T> {
-    rx: std::sync::mpsc::Receiver<Result<T>>,
-    abort: tokio::task::AbortHandle,
+    waiting: Waiting<T>,
+}
+
+enum Waiting<T> {
+    /// Runs while a caller waits, on the caller's thread.
+    Here(Local<T>),
+    /// Runs on the transfer runtime's threads.
+    There { rx: std::sync::mpsc::Receiver<Result<T>>, abort: tokio::task::AbortHandle },
+}
+
+type Call<T> = std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send>>;
+
+struct Local<T> {
+    runtime: Arc<Runtime>,
+    /// `None` once it has finished.
+    call: Option<Call<T>>,
+}
+
+impl<T> Local<T> {
+    fn drive(&mut self, timeout: Option<std::time::Duration>) -> Option<Result<T>> {
+        let Some(call) = self.call.as_mut() else { return Some(Err(stopped())) };
+        let outcome = match timeout {
+            None => Some(self.runtime.block_on(call)),
+            Some(limit) => self.runtime.block_on(async { tokio::time::timeout(limit, call).await.ok() }),
+        };
+        if outcome.is_some() {
+            self.call = None;
+        }
+        outcome
+    }
+}
+
+impl<T> Drop for Local<T> {
+    fn drop(&mut self) {
+        // Its timers and sockets deregister from the runtime they belong to.
+        let _inside = self.runtime.enter();
+        self.call = None;
+    }
 }
 
 fn stopped() -> Error {
@@ -202,22 +247,30 @@ fn stopped() -> Error {
 
 impl<T> Pending<T> {
     /// The result, blocking until there is one.
-    pub fn wait(self) -> Result<T> {
-        self.rx.recv().map_err(|_| stopped())?
-    }
-
-    /// The result if it comes within `timeout`.
-    pub fn wait_timeout(&self, timeout: std::time::Duration) -> Option<Result<T>> {
-        match self.rx.recv_timeout(timeout) {
-            Ok(result) => Some(result),
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
-            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Err(stopped())),
+    pub fn wait(mut self) -> Result<T> {
+        match &mut self.waiting {
+            Waiting::Here(local) => local.drive(None).unwrap_or_else(|| Err(stopped())),
+            Waiting::There { rx, .. } => rx.recv().map_err(|_| stopped())?,
         }
     }
 
-    /// Stops the call: its future is dropped on the runtime, which closes its connections.
-    pub fn abort(&self) {
-        self.abort.abort();
+    /// The result if it comes within `timeout`.
+    pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> Option<Result<T>> {
+        match &mut self.waiting {
+            Waiting::Here(local) => local.drive(Some(timeout)),
+            Waiting::There { rx, .. } => match rx.recv_timeout(timeout) {
+                Ok(result) => Some(result),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Err(stopped())),
+            },
+        }
+    }
+
+    /// Stops the call: its future is dropped, which closes its connections.
+    pub fn abort(self) {
+        if let Waiting::There { abort, .. } = &self.waiting {
+            abort.abort();
+        }
     }
 }
 

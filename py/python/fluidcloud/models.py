@@ -17,8 +17,19 @@ class _Model:
     @classmethod
     def from_dict(cls: Type[T], data: Dict[str, Any]) -> T:
         """Build the model from a response dict, dropping keys it does not know."""
-        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        known = _field_names(cls)
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELD_NAMES: Dict[type, frozenset] = {}
+
+
+def _field_names(cls: type) -> frozenset:
+    # Looked up once per class: ``fields()`` costs more than building the model.
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return names
 
 
 @dataclass
