@@ -101,6 +101,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("cannot prepare the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: std::io::Error },
+    #[error("the data folder {path} is in use by another emulator")]
+    DataDirInUse { path: PathBuf },
     #[error("cannot open the metadata database: {0}")]
     Database(#[from] rusqlite::Error),
     #[error("invalid configuration: {0}")]

@@ -31,7 +31,12 @@ impl AppState {
         let dir_err = |source| StartError::DataDir { path: data_dir.to_path_buf(), source };
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(dir_err)?;
-        let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg)?;
+        let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg).map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StartError::DataDirInUse { path: data_dir.to_path_buf() }
+            }
+            _ => StartError::Database(e),
+        })?;
         let signing_key = db::signing_key(&conn)?;
         Ok(AppState {
             cfg,

@@ -161,3 +161,24 @@ fn a_taken_port_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains(&addr), "{stderr}");
 }
+
+#[test]
+fn a_data_folder_serves_one_emulator_at_a_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let first = start(&["--data-dir", data_arg], tmp.path());
+    let second = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--data-dir", data_arg])
+        .output()
+        .expect("run a second emulator");
+    assert_eq!(second.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("in use by another emulator"), "{stderr}");
+    assert!(second.stdout.is_empty(), "no ready lines: {}", String::from_utf8_lossy(&second.stdout));
+    // The first one is unharmed, and the folder is free again once it stops.
+    get_json(&format!("{}/api/v1/spaces", first.base_url), &first.api_key);
+    assert!(first.stop().success());
+    let again = start(&["--data-dir", data_arg], tmp.path());
+    assert!(again.stop().success());
+}
