@@ -65,6 +65,9 @@ for line in open(sys.argv[1]):
     rows.setdefault((label, client), []).append(json.loads(data))
 def med(label, client, field):
     return statistics.median(r[field] for r in rows[(label, client)])
+# Every run, so that a median hiding a noisy machine shows itself.
+for (label, client), runs in sorted(rows.items()):
+    print(f"{label:<13}{client:<10}" + " ".join(f"{r['seconds']:.2f}s" for r in runs))
 size_big, size_single = 1 << 30, 99_000_000
 print(f"{'measurement':<34}{'official':>14}{'ours':>14}{'ratio':>9}")
 for label, size, unit in [("big-local", size_big, "MB/s"), ("big-network", size_big, "MB/s"), ("single-99MB", size_single, "MB/s")]:

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use fluidcloud::transport::{HeaderMap, HttpRequest, Method, Proxy, ReqwestTransport, RequestBody, Transport};
+use fluidcloud::transport::{HeaderMap, HttpRequest, Method, Proxy, ReqwestTransport, RequestBody, Transport, Url};
 use fluidcloud::{CancellationToken, Client, ClientOptions, File, Quota, Space, UploadOptions, UploadSource, ENV_API_KEY};
 use fluidcloud_emulator::{Config, Emulator};
 use serde::Serialize;
@@ -136,7 +136,8 @@ async fn fetch(url: &str, proxy: Proxy) -> CliResult<Vec<u8>> {
     let network = |message: String| Failure { code: "connect", exit: 8, message, status: None, request_id: None, detail: None };
     let transport = ReqwestTransport::new(Duration::from_secs(60), Duration::from_secs(10), &proxy)
         .map_err(|e| network(format!("cannot fetch {url}: {e}")))?;
-    let request = HttpRequest { method: Method::GET, url: url.to_string(), headers: HeaderMap::new(), body: RequestBody::Empty };
+    let parsed = Url::parse(url).map_err(|e| Failure::other(format!("the server sent an invalid link {url}: {e}")))?;
+    let request = HttpRequest { method: Method::GET, url: parsed, headers: HeaderMap::new(), body: RequestBody::Empty };
     let response = transport.send(request).await.map_err(|e| network(format!("cannot fetch {url}: {e}")))?;
     if response.status != 200 {
         return Err(Failure::other(format!("fetching {url} answered HTTP {}", response.status)));

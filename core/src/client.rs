@@ -226,7 +226,7 @@ impl Client {
             None => USER_AGENT.to_string(),
         };
         let api_base = format!("{base_url}/api/{}", options.api_version);
-        let http = Http::new(transport, api_base, api_key, &user_agent, options.max_retries)?;
+        let http = Http::new(transport, &api_base, api_key, &user_agent, options.max_retries)?;
         options.api_key = None; // kept once, inside `http`
         Ok(Client { inner: Arc::new(Inner { http, options, base_url }) })
     }

@@ -12,7 +12,7 @@ use crate::hashing::SequentialHasher;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{cancellable, status_error, transport_error, Retry};
 use crate::models::File;
-use crate::transport::{HeaderMap, HeaderValue, HttpRequest, HttpResponse, Method, RequestBody};
+use crate::transport::{HeaderMap, HeaderValue, HttpRequest, HttpResponse, Method, RequestBody, Url};
 use crate::upload::Progress;
 
 const CALL: &str = "files.download";
@@ -148,9 +148,10 @@ impl Files<'_> {
             headers.insert("range", range);
         }
         let http = self.c.http();
+        let url = Url::parse(url).map_err(|e| Error::new(ErrorKind::Api, CALL, format!("the server sent an invalid download URL: {e}")))?;
         let resp = http
             .retrying(CALL, Retry::Idempotent, Some(cancel), || {
-                let request = HttpRequest { method: Method::GET, url: url.to_string(), headers: headers.clone(), body: RequestBody::Empty };
+                let request = HttpRequest { method: Method::GET, url: url.clone(), headers: headers.clone(), body: RequestBody::Empty };
                 http.transport.send(request)
             })
             .await?;

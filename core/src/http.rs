@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{Detail, Error, ErrorKind, Result};
-use crate::transport::{HeaderMap, HeaderValue, HttpRequest, HttpResponse, Method, RequestBody, Transport, TransportError, TransportErrorKind};
+use crate::transport::{HeaderMap, HeaderValue, HttpRequest, HttpResponse, Method, RequestBody, Transport, TransportError, TransportErrorKind, Url};
 
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -42,17 +42,18 @@ pub(crate) enum Retry {
 
 pub(crate) struct Http {
     pub transport: Arc<dyn Transport>,
-    /// `{origin}/api/{version}`
-    pub api_base: String,
+    /// `{origin}/api/{version}`, parsed once: every call only sets its path.
+    pub api_base: Url,
     credential: String,
     user_agent: HeaderValue,
     pub max_retries: u32,
 }
 
 impl Http {
-    pub fn new(transport: Arc<dyn Transport>, api_base: String, credential: String, user_agent: &str, max_retries: u32) -> Result<Self> {
+    pub fn new(transport: Arc<dyn Transport>, api_base: &str, credential: String, user_agent: &str, max_retries: u32) -> Result<Self> {
         let user_agent = HeaderValue::from_str(user_agent)
             .map_err(|_| Error::invalid("client", "user_agent must be printable ASCII"))?;
+        let api_base = Url::parse(api_base).map_err(|e| Error::invalid("client", format!("invalid base_url: {e}")))?;
         Ok(Http { transport, api_base, credential, user_agent, max_retries })
     }
 
@@ -99,8 +100,8 @@ impl Http {
     }
 
     pub async fn call_raw(&self, call: &str, method: Method, path: &str, query: &[(&str, String)], body: Option<Value>) -> Result<Bytes> {
-        let mut url = reqwest::Url::parse(&format!("{}{}", self.api_base, path))
-            .map_err(|e| Error::invalid(call, format!("cannot build the URL: {e}")))?;
+        let mut url = self.api_base.clone();
+        url.set_path(&format!("{}{}", self.api_base.path(), path));
         if !query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in query {
@@ -117,7 +118,6 @@ impl Http {
             None => None,
         };
         let headers = self.api_headers()?;
-        let url = url.to_string();
         let resp = self
             .retrying(call, retry, None, || {
                 let mut headers = headers.clone();

@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{StreamExt, TryStreamExt};
 
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-pub use reqwest::Method;
+pub use reqwest::{Method, Url};
 
 /// A request body. Streams carry their exact length: storage refuses bodies without one.
 pub enum RequestBody {
@@ -35,7 +35,8 @@ impl RequestBody {
 
 pub struct HttpRequest {
     pub method: Method,
-    pub url: String,
+    /// Parsed once by the SDK: a transport needs not parse it again per request.
+    pub url: Url,
     pub headers: HeaderMap,
     pub body: RequestBody,
 }
@@ -174,7 +175,7 @@ impl Transport for ReqwestTransport {
         if body.is_some() || request.method == Method::PUT || request.method == Method::POST {
             headers.insert(reqwest::header::CONTENT_LENGTH, HeaderValue::from(len));
         }
-        let mut builder = self.client.request(request.method, &request.url).headers(headers);
+        let mut builder = self.client.request(request.method, request.url).headers(headers);
         if let Some(body) = body {
             builder = builder.body(body);
         }

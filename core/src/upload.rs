@@ -27,7 +27,7 @@ use crate::hashing::SequentialHasher;
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::{cancellable, Http, Retry};
 use crate::models::File;
-use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody};
+use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody, Url};
 
 const CALL: &str = "files.upload";
 /// Reads of a path and of a reader go in pieces of this size.
@@ -288,9 +288,10 @@ async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &Cancella
         let value = HeaderValue::from_str(t).map_err(|_| Error::invalid(CALL, format!("content_type '{t}' cannot be sent")))?;
         headers.insert("content-type", value);
     }
+    let url = Url::parse(url).map_err(|e| Error::new(ErrorKind::Api, CALL, format!("the server sent an invalid upload URL: {e}")))?;
     let resp = http
         .retrying(CALL, retry, Some(stop), || {
-            let request = HttpRequest { method: Method::PUT, url: url.to_string(), headers: headers.clone(), body: body() };
+            let request = HttpRequest { method: Method::PUT, url: url.clone(), headers: headers.clone(), body: body() };
             http.transport.send(request)
         })
         .await?;

@@ -447,7 +447,7 @@ impl Transport for Recorder {
         };
         self.log.lock().unwrap().push(Recorded {
             method: request.method.clone(),
-            url: request.url.clone(),
+            url: request.url.to_string(),
             headers: request.headers.clone(),
             body,
             body_len: request.body.len(),
