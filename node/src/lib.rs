@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fluidcloud::ops::{execute, Op};
-use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, Permission, UploadOptions, UploadSource};
+use fluidcloud::ops::{self, execute, Args as _, Op};
+use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, UploadOptions, UploadSource};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -96,6 +96,10 @@ impl Args<'_> {
     fn item(&self, key: &str) -> Option<&Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
+}
+
+impl ops::Args for Args<'_> {
+    type Error = String;
 
     fn opt_str(&self, key: &str) -> std::result::Result<Option<String>, String> {
         match self.item(key) {
@@ -126,6 +130,10 @@ impl Args<'_> {
                 .ok_or_else(|| invalid(self.op, format!("{key} must be a non-negative integer"))),
         }
     }
+
+    fn invalid(&self, message: String) -> String {
+        invalid(self.op, message)
+    }
 }
 
 /// What travels beside the JSON arguments: bytes, a stream, progress, cancellation.
@@ -151,36 +159,10 @@ fn parse_op(op: &str, args: &str, extras: &mut Extras) -> std::result::Result<Op
         _ => return Err(invalid(op, "the arguments must be a JSON object")),
     };
     let a = Args { op, map };
+    if let Some(parsed) = Op::parse(op, &a)? {
+        return Ok(parsed);
+    }
     Ok(match op {
-        "spaces.list" => Op::SpacesList,
-        "spaces.create" => Op::SpacesCreate { name: a.str("name")? },
-        "folders.list" => Op::FoldersList { space_id: a.str("space_id")?, parent_id: a.opt_str("parent_id")?, trash: a.flag("trash")? },
-        "folders.create" => Op::FoldersCreate { name: a.str("name")?, space_id: a.str("space_id")?, parent_id: a.opt_str("parent_id")? },
-        "folders.rename" => Op::FoldersRename { folder_id: a.str("folder_id")?, name: a.str("name")? },
-        "folders.move" => Op::FoldersMove { folder_id: a.str("folder_id")?, parent_id: a.opt_str("parent_id")? },
-        "folders.delete" => Op::FoldersDelete { folder_id: a.str("folder_id")? },
-        "folders.restore" => Op::FoldersRestore { folder_id: a.str("folder_id")? },
-        "files.list" => Op::FilesList {
-            space_id: a.str("space_id")?,
-            folder_id: a.opt_str("folder_id")?,
-            trash: a.flag("trash")?,
-            app: a.opt_str("app")?,
-        },
-        "files.get" => Op::FilesGet { file_id: a.str("file_id")? },
-        "files.resolve" => Op::FilesResolve { client_key: a.str("client_key")?, app: a.opt_str("app")? },
-        "files.rename" => Op::FilesRename { file_id: a.str("file_id")?, name: a.str("name")? },
-        "files.move" => Op::FilesMove { file_id: a.str("file_id")?, folder_id: a.opt_str("folder_id")? },
-        "files.delete" => Op::FilesDelete { file_id: a.str("file_id")? },
-        "files.restore" => Op::FilesRestore { file_id: a.str("file_id")? },
-        "files.download_url" => Op::FilesDownloadUrl { file_id: a.str("file_id")? },
-        "files.public_url" => Op::FilesPublicUrl { file_id: a.str("file_id")? },
-        "files.signed_url" => {
-            let days = a.opt_u64("expires_in_days")?.unwrap_or(7);
-            let days = u32::try_from(days).map_err(|_| invalid(op, "expires_in_days must be between 1 and 365"))?;
-            let permission: Permission =
-                a.opt_str("permission")?.unwrap_or_else(|| "view".into()).parse().map_err(|e: String| invalid(op, e))?;
-            Op::FilesSignedUrl { file_id: a.str("file_id")?, expires_in_days: days, permission }
-        }
         "files.upload" => {
             let source = match a.str("kind")?.as_str() {
                 "path" => UploadSource::Path(PathBuf::from(a.str("source")?)),
@@ -215,15 +197,6 @@ fn parse_op(op: &str, args: &str, extras: &mut Extras) -> std::result::Result<Op
             file_id: a.str("file_id")?,
             dest: PathBuf::from(a.str("dest")?),
             options: DownloadOptions { progress: progress_of(&extras.progress), cancel: Some(extras.cancel.clone()) },
-        },
-        "shares.list" => Op::SharesList { file_id: a.opt_str("file_id")?, include_inactive: a.flag("include_inactive")? },
-        "shares.revoke" => Op::SharesRevoke { share_id: a.str("share_id")? },
-        "quota.usage" => Op::QuotaUsage,
-        "auth.exchange_service_token" => Op::ExchangeServiceToken {
-            user_jwt: a.str("user_jwt")?,
-            app: a.str("app")?,
-            job_id: a.opt_str("job_id")?,
-            ttl_seconds: a.opt_u64("ttl_seconds")?,
         },
         other => return Err(invalid(other, "unknown operation")),
     })

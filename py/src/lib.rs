@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fluidcloud::blocking::Pending;
-use fluidcloud::ops::{execute, Op};
+use fluidcloud::ops::{self, execute, Args as _, Op};
 use fluidcloud::transport::{
     HeaderMap, HeaderName, HeaderValue, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
     TransportErrorKind,
 };
-use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, Permission, UploadOptions, UploadSource};
+use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, UploadOptions, UploadSource};
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 use pyo3::exceptions::{PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyTypeError, PyValueError};
@@ -47,6 +47,23 @@ impl<'py> Args<'_, 'py> {
         let type_name = got.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
         PyTypeError::new_err(format!("{}: {key} must be {want}, not {type_name}", self.op))
     }
+
+    fn path(&self, key: &str) -> PyResult<PathBuf> {
+        let v = self.item(key)?.ok_or_else(|| PyTypeError::new_err(format!("{}: {key} is required", self.op)))?;
+        // os.fspath() gives str, or bytes for paths that are not UTF-8.
+        if let Ok(s) = v.extract::<String>() {
+            return Ok(PathBuf::from(s));
+        }
+        if let Ok(b) = v.cast::<PyBytes>() {
+            use std::os::unix::ffi::OsStrExt;
+            return Ok(PathBuf::from(std::ffi::OsStr::from_bytes(b.as_bytes())));
+        }
+        Err(self.type_error(key, "a path (str or os.PathLike)", &v))
+    }
+}
+
+impl ops::Args for Args<'_, '_> {
+    type Error = PyErr;
 
     fn opt_str(&self, key: &str) -> PyResult<Option<String>> {
         match self.item(key)? {
@@ -78,17 +95,8 @@ impl<'py> Args<'_, 'py> {
         }
     }
 
-    fn path(&self, key: &str) -> PyResult<PathBuf> {
-        let v = self.item(key)?.ok_or_else(|| PyTypeError::new_err(format!("{}: {key} is required", self.op)))?;
-        // os.fspath() gives str, or bytes for paths that are not UTF-8.
-        if let Ok(s) = v.extract::<String>() {
-            return Ok(PathBuf::from(s));
-        }
-        if let Ok(b) = v.cast::<PyBytes>() {
-            use std::os::unix::ffi::OsStrExt;
-            return Ok(PathBuf::from(std::ffi::OsStr::from_bytes(b.as_bytes())));
-        }
-        Err(self.type_error(key, "a path (str or os.PathLike)", &v))
+    fn invalid(&self, message: String) -> PyErr {
+        PyValueError::new_err(message)
     }
 }
 
@@ -131,36 +139,10 @@ fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: Cancel
 
 fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError) -> PyResult<Op> {
     let a = Args { op, dict };
+    if let Some(parsed) = Op::parse(op, &a)? {
+        return Ok(parsed);
+    }
     Ok(match op {
-        "spaces.list" => Op::SpacesList,
-        "spaces.create" => Op::SpacesCreate { name: a.str("name")? },
-        "folders.list" => Op::FoldersList { space_id: a.str("space_id")?, parent_id: a.opt_str("parent_id")?, trash: a.flag("trash")? },
-        "folders.create" => Op::FoldersCreate { name: a.str("name")?, space_id: a.str("space_id")?, parent_id: a.opt_str("parent_id")? },
-        "folders.rename" => Op::FoldersRename { folder_id: a.str("folder_id")?, name: a.str("name")? },
-        "folders.move" => Op::FoldersMove { folder_id: a.str("folder_id")?, parent_id: a.opt_str("parent_id")? },
-        "folders.delete" => Op::FoldersDelete { folder_id: a.str("folder_id")? },
-        "folders.restore" => Op::FoldersRestore { folder_id: a.str("folder_id")? },
-        "files.list" => Op::FilesList {
-            space_id: a.str("space_id")?,
-            folder_id: a.opt_str("folder_id")?,
-            trash: a.flag("trash")?,
-            app: a.opt_str("app")?,
-        },
-        "files.get" => Op::FilesGet { file_id: a.str("file_id")? },
-        "files.resolve" => Op::FilesResolve { client_key: a.str("client_key")?, app: a.opt_str("app")? },
-        "files.rename" => Op::FilesRename { file_id: a.str("file_id")?, name: a.str("name")? },
-        "files.move" => Op::FilesMove { file_id: a.str("file_id")?, folder_id: a.opt_str("folder_id")? },
-        "files.delete" => Op::FilesDelete { file_id: a.str("file_id")? },
-        "files.restore" => Op::FilesRestore { file_id: a.str("file_id")? },
-        "files.download_url" => Op::FilesDownloadUrl { file_id: a.str("file_id")? },
-        "files.public_url" => Op::FilesPublicUrl { file_id: a.str("file_id")? },
-        "files.signed_url" => {
-            let days = a.opt_u64("expires_in_days")?.unwrap_or(7);
-            let days = u32::try_from(days).map_err(|_| PyValueError::new_err("expires_in_days must be between 1 and 365"))?;
-            let permission: Permission =
-                a.opt_str("permission")?.unwrap_or_else(|| "view".into()).parse().map_err(PyValueError::new_err)?;
-            Op::FilesSignedUrl { file_id: a.str("file_id")?, expires_in_days: days, permission }
-        }
         "files.upload" => {
             let cancel = CancellationToken::new();
             let source = match a.str("kind")?.as_str() {
@@ -201,15 +183,6 @@ fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError) -> PyRe
                 options: DownloadOptions { progress, cancel: Some(cancel) },
             }
         }
-        "shares.list" => Op::SharesList { file_id: a.opt_str("file_id")?, include_inactive: a.flag("include_inactive")? },
-        "shares.revoke" => Op::SharesRevoke { share_id: a.str("share_id")? },
-        "quota.usage" => Op::QuotaUsage,
-        "auth.exchange_service_token" => Op::ExchangeServiceToken {
-            user_jwt: a.str("user_jwt")?,
-            app: a.str("app")?,
-            job_id: a.opt_str("job_id")?,
-            ttl_seconds: a.opt_u64("ttl_seconds")?,
-        },
         other => return Err(PyValueError::new_err(format!("unknown operation '{other}'"))),
     })
 }
