@@ -74,3 +74,77 @@ def test_ctrl_c_stops_an_upload_within_a_second(emu):
         if child.poll() is None:
             child.kill()
             child.wait()
+
+
+def _delay_next_api_call(emu, path: str, ms: int) -> None:
+    emu.admin("POST", "/faults", json={"rules": [
+        {"target": "api", "path_contains": path, "times": 1, "action": "delay", "delay_ms": ms},
+    ]})
+
+
+def _wait_until_the_delay_is_taken(emu) -> None:
+    # The rule leaves the list when a request matches it: the call is then in flight.
+    while emu.admin("GET", "/faults").json()["rules"]:
+        pass
+
+
+def test_another_thread_runs_during_a_short_call(emu, fc, space):
+    # Short calls run on the calling thread (it drives their I/O): without the GIL all the same.
+    _delay_next_api_call(emu, "/files", 400)
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    started = time.monotonic()
+    try:
+        assert fc.files.list(space) == []
+    finally:
+        stop.set()
+        counter.join()
+    elapsed = time.monotonic() - started
+    assert elapsed >= 0.4
+    assert ticks > elapsed * 100, (ticks, elapsed)
+
+
+SHORT_CALL_CHILD = """
+import sys, fluidcloud
+fc = fluidcloud.FluidCloud(sys.argv[1], base_url=sys.argv[2])
+space = fc.spaces.list()[0].id
+print("ready", flush=True)
+try:
+    fc.files.list(space)
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_ctrl_c_stops_a_short_call_within_a_second(emu):
+    _delay_next_api_call(emu, "/files", 20000)
+    child = subprocess.Popen(
+        [sys.executable, "-c", SHORT_CALL_CHILD, emu.api_key, emu.base_url],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        _wait_until_the_delay_is_taken(emu)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+        assert code == 3, child.stdout.read()
+        assert elapsed < 1.0, elapsed
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
