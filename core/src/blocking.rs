@@ -142,19 +142,29 @@ impl Client {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        // A thread that drives another runtime cannot also drive ours: its call goes to the
-        // threads of the transfer lane, with that lane's connections.
-        let lane = if lane == Lane::Call && Handle::try_current().is_ok() { Lane::Transfer } else { lane };
         let call = guarded(f(self.async_client_for(lane)?));
         let runtime = runtime(lane)?;
-        if lane == Lane::Call {
+        // A thread that drives another runtime (a progress callback on the transfer lane's
+        // threads, say) cannot also drive ours: a thread of its own does, so that the call
+        // never waits for a thread that is waiting for it.
+        let inside_a_runtime = Handle::try_current().is_ok();
+        if lane == Lane::Call && !inside_a_runtime {
             return Ok(Pending { waiting: Waiting::Here(Local { runtime, call: Some(Box::pin(call)) }) });
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let task = runtime.spawn(async move {
             let _ = tx.send(call.await);
         });
-        Ok(Pending { waiting: Waiting::There { rx, abort: task.abort_handle() } })
+        let abort = task.abort_handle();
+        if lane == Lane::Call {
+            std::thread::Builder::new()
+                .name("fluidcloud-call".into())
+                .spawn(move || {
+                    let _ = runtime.block_on(task);
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start a thread for the call: {e}")))?;
+        }
+        Ok(Pending { waiting: Waiting::There { rx, abort } })
     }
 
     pub fn exchange_service_token(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<DelegatedToken> {
@@ -207,7 +217,7 @@ pub struct Pending<T> {
 enum Waiting<T> {
     /// Runs while a caller waits, on the caller's thread.
     Here(Local<T>),
-    /// Runs on the transfer runtime's threads.
+    /// Runs on the transfer runtime's threads, or on a thread of its own.
     There { rx: std::sync::mpsc::Receiver<Result<T>>, abort: tokio::task::AbortHandle },
 }
 

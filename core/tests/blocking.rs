@@ -125,6 +125,38 @@ fn calls_from_inside_another_runtime_do_not_panic() {
 }
 
 #[test]
+fn calls_from_inside_progress_callbacks_complete() {
+    // Progress callbacks run on the transfer lane's threads. A call made there must not wait
+    // for those threads (several uploads at once could otherwise block every one of them).
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt.block_on(start_with(Config { multipart_threshold: 1024, part_size: 256, ..Config::default() }));
+    let client = blocking_client(&emu);
+    let space = client.spaces().list().unwrap()[0].id.clone();
+    let uploads: Vec<_> = (0..4)
+        .map(|i| {
+            let client = client.clone();
+            let space = space.clone();
+            std::thread::spawn(move || {
+                let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+                let mut options = UploadOptions::new(&space);
+                let (inner, record) = (client.clone(), seen.clone());
+                options.progress = Some(Arc::new(move |_done, _total| {
+                    let usage = inner.quota().usage().map(|q| q.bytes_limit);
+                    record.lock().unwrap().push(usage.is_ok());
+                }));
+                client.files().upload(UploadSource::bytes(vec![i as u8; 4096]), options).unwrap();
+                let seen = seen.lock().unwrap();
+                assert!(!seen.is_empty() && seen.iter().all(|ok| *ok), "calls from the callback: {seen:?}");
+            })
+        })
+        .collect();
+    for u in uploads {
+        u.join().expect("no upload panicked");
+    }
+    rt.block_on(emu.shutdown());
+}
+
+#[test]
 fn a_panic_inside_a_call_is_reported_as_internal() {
     let client = blocking::Client::new(fluidcloud::ClientOptions::new().api_key("fck_test_x").base_url("http://127.0.0.1:9")).unwrap();
     let err = client.run(|_| async { if true { panic!("boom") } else { Ok(()) } }).unwrap_err();
