@@ -39,9 +39,12 @@ impl Conn {
     /// From the next read on, the reader is woken only once `bytes` have arrived (or the
     /// peer stops sending): one large read instead of dozens of small ones. Only for bytes
     /// that are sure to come, such as the rest of a body with a known length: the kernel does
-    /// not wake the reader for less.
+    /// not wake the reader for less. Linux only, where lowering the mark re-checks readiness
+    /// (elsewhere that is not promised, and a body's tail could wait forever).
     pub(crate) fn set_receive_low_water(&self, bytes: usize) {
-        self.0.low_water.store(bytes.max(1), Ordering::SeqCst);
+        if cfg!(target_os = "linux") {
+            self.0.low_water.store(bytes.max(1), Ordering::SeqCst);
+        }
     }
 
     fn receive_low_water(&self) -> usize {
