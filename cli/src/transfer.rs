@@ -1,11 +1,11 @@
-//! `upload` and `download`: the core moves and verifies the bytes; this file walks local
-//! folders, runs several files at once, and draws progress.
+//! `upload` and `download`: the core moves and verifies the bytes and mirrors local folders;
+//! this file runs several files at once and draws progress.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use fluidcloud::{CancellationToken, Client, DownloadOptions, File, Folder, Space, UploadOptions, UploadSource};
+use fluidcloud::{CancellationToken, DownloadOptions, File, Folder, Space, UploadOptions, UploadSource};
 use futures_util::stream::{self, StreamExt};
 use indicatif::{HumanBytes, ProgressBar};
 use serde::Serialize;
@@ -41,58 +41,6 @@ struct Uploaded<'a> {
     folders: Vec<WithPath<Folder>>,
 }
 
-fn utf8_name(path: &Path) -> CliResult<String> {
-    let name = match path.file_name() {
-        Some(n) => n.to_os_string(),
-        // `.`, `..` or `dir/..`: name the folder after what it really is.
-        None => std::fs::canonicalize(path)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_os_string()))
-            .ok_or_else(|| Failure::usage(format!("{} has no name to give its folder", path.display())))?,
-    };
-    name.into_string().map_err(|_| Failure::usage(format!("the name of {} is not UTF-8", path.display())))
-}
-
-fn read_dir_sorted(dir: &Path) -> CliResult<Vec<std::fs::DirEntry>> {
-    let cannot = |e: std::io::Error| Failure::io(format!("cannot read the folder {}: {e}", dir.display()));
-    let mut entries = std::fs::read_dir(dir).map_err(cannot)?.collect::<Result<Vec<_>, _>>().map_err(cannot)?;
-    entries.sort_by_key(|e| e.file_name());
-    Ok(entries)
-}
-
-/// Recreates `root` and the folders below it remotely (before any byte goes up, so files can
-/// go in any order), and lists its files.
-async fn walk(client: &Client, space_id: &str, root: &Path, parent: Option<String>, plan: &mut Plan) -> CliResult<()> {
-    let top = client.folders().ensure(&utf8_name(root)?, space_id, parent.as_deref()).await?;
-    let mut stack = vec![(root.to_path_buf(), top.id.clone())];
-    plan.folders.push(WithPath { path: root.display().to_string(), item: top });
-    while let Some((dir, folder_id)) = stack.pop() {
-        for entry in read_dir_sorted(&dir)? {
-            let path = entry.path();
-            let link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
-            let meta = match std::fs::metadata(&path) {
-                Ok(m) => m,
-                Err(e) => return Err(Failure::io(format!("cannot read {}: {e}", path.display()))),
-            };
-            if meta.is_dir() {
-                if link {
-                    // Following links to folders can loop forever.
-                    note(format!("skipping {}: a symbolic link to a folder", path.display()));
-                    continue;
-                }
-                let sub = client.folders().ensure(&utf8_name(&path)?, space_id, Some(&folder_id)).await?;
-                stack.push((path.clone(), sub.id.clone()));
-                plan.folders.push(WithPath { path: path.display().to_string(), item: sub });
-            } else if meta.is_file() {
-                plan.jobs.push(Job { path, folder_id: Some(folder_id.clone()), size: meta.len() });
-            } else {
-                note(format!("skipping {}: not a regular file", path.display()));
-            }
-        }
-    }
-    Ok(())
-}
-
 pub async fn upload(ctx: &Ctx, args: UploadArgs, cancel: &CancellationToken) -> CliResult<()> {
     if args.name.is_some() && args.paths.len() > 1 {
         return Err(Failure::usage("--name names one file; several paths were given"));
@@ -109,7 +57,12 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs, cancel: &CancellationToken) -> 
             if args.name.is_some() {
                 return Err(Failure::usage("--name names one file, not a folder"));
             }
-            walk(client, &space.id, path, args.folder.clone(), &mut plan).await?;
+            let tree = client.folders().mirror(path, &space.id, args.folder.as_deref()).await?;
+            for (path, why) in tree.skipped {
+                note(format!("skipping {}: {why}", path.display()));
+            }
+            plan.folders.extend(tree.folders.into_iter().map(|(path, folder)| WithPath { path: path.display().to_string(), item: folder }));
+            plan.jobs.extend(tree.files.into_iter().map(|f| Job { path: f.path, folder_id: Some(f.folder_id), size: f.size }));
         } else if meta.is_file() {
             plan.jobs.push(Job { path: path.clone(), folder_id: args.folder.clone(), size: meta.len() });
         } else {
