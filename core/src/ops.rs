@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::blocking::Lane;
-use crate::{Client, DownloadOptions, Permission, Result, UploadOptions, UploadSource};
+use crate::{CancellationToken, Client, DownloadOptions, Permission, Progress, Result, UploadOptions, UploadSource};
 
 /// One call of the SDK as data.
 pub enum Op {
@@ -98,6 +98,28 @@ impl Op {
             },
             _ => return Ok(None),
         }))
+    }
+
+    /// `files.upload` of `source` (made by the binding from its own objects), the other
+    /// options read from `a`.
+    pub fn upload<A: Args>(a: &A, source: UploadSource, progress: Option<Progress>, cancel: CancellationToken) -> std::result::Result<Op, A::Error> {
+        let options = UploadOptions {
+            space_id: a.str("space_id")?,
+            folder_id: a.opt_str("folder_id")?,
+            name: a.opt_str("name")?,
+            content_type: a.opt_str("content_type")?,
+            public: a.flag("public")?,
+            app: a.opt_str("app")?,
+            client_key: a.opt_str("client_key")?,
+            progress,
+            cancel: Some(cancel),
+        };
+        Ok(Op::FilesUpload { source, options })
+    }
+
+    /// `files.download` to `dest` (a path in the binding's own terms), the file id read from `a`.
+    pub fn download<A: Args>(a: &A, dest: PathBuf, progress: Option<Progress>, cancel: CancellationToken) -> std::result::Result<Op, A::Error> {
+        Ok(Op::FilesDownload { file_id: a.str("file_id")?, dest, options: DownloadOptions { progress, cancel: Some(cancel) } })
     }
 
     /// Where a blocking caller should run it.

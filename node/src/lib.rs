@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fluidcloud::ops::{self, execute, Args as _, Op};
-use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, UploadOptions, UploadSource};
+use fluidcloud::{CancellationToken, ClientOptions, ErrorKind, UploadSource};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -180,24 +180,9 @@ fn parse_op(op: &str, args: &str, extras: &mut Extras) -> std::result::Result<Op
                 }
                 other => return Err(invalid(op, format!("unknown source kind '{other}'"))),
             };
-            let options = UploadOptions {
-                space_id: a.str("space_id")?,
-                folder_id: a.opt_str("folder_id")?,
-                name: a.opt_str("name")?,
-                content_type: a.opt_str("content_type")?,
-                public: a.flag("public")?,
-                app: a.opt_str("app")?,
-                client_key: a.opt_str("client_key")?,
-                progress: progress_of(&extras.progress),
-                cancel: Some(extras.cancel.clone()),
-            };
-            Op::FilesUpload { source, options }
+            Op::upload(&a, source, progress_of(&extras.progress), extras.cancel.clone())?
         }
-        "files.download" => Op::FilesDownload {
-            file_id: a.str("file_id")?,
-            dest: PathBuf::from(a.str("dest")?),
-            options: DownloadOptions { progress: progress_of(&extras.progress), cancel: Some(extras.cancel.clone()) },
-        },
+        "files.download" => Op::download(&a, PathBuf::from(a.str("dest")?), progress_of(&extras.progress), extras.cancel.clone())?,
         other => return Err(invalid(other, "unknown operation")),
     })
 }

@@ -17,7 +17,7 @@ use fluidcloud::transport::{
     HeaderMap, HeaderName, HeaderValue, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
     TransportErrorKind,
 };
-use fluidcloud::{CancellationToken, ClientOptions, DownloadOptions, ErrorKind, UploadOptions, UploadSource};
+use fluidcloud::{CancellationToken, ClientOptions, ErrorKind, UploadSource};
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
 use pyo3::exceptions::{PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyTypeError, PyValueError};
@@ -161,27 +161,12 @@ fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError) -> PyRe
                 other => return Err(PyValueError::new_err(format!("files.upload: unknown source kind '{other}'"))),
             };
             let progress = a.item("on_progress")?.map(|cb| progress_callback(cb.unbind(), failure.clone(), cancel.clone()));
-            let options = UploadOptions {
-                space_id: a.str("space_id")?,
-                folder_id: a.opt_str("folder_id")?,
-                name: a.opt_str("name")?,
-                content_type: a.opt_str("content_type")?,
-                public: a.flag("public")?,
-                app: a.opt_str("app")?,
-                client_key: a.opt_str("client_key")?,
-                progress,
-                cancel: Some(cancel),
-            };
-            Op::FilesUpload { source, options }
+            Op::upload(&a, source, progress, cancel)?
         }
         "files.download" => {
             let cancel = CancellationToken::new();
             let progress = a.item("on_progress")?.map(|cb| progress_callback(cb.unbind(), failure.clone(), cancel.clone()));
-            Op::FilesDownload {
-                file_id: a.str("file_id")?,
-                dest: a.path("dest")?,
-                options: DownloadOptions { progress, cancel: Some(cancel) },
-            }
+            Op::download(&a, a.path("dest")?, progress, cancel)?
         }
         other => return Err(PyValueError::new_err(format!("unknown operation '{other}'"))),
     })
