@@ -1,21 +1,20 @@
-"""The GIL is released during uploads, and Ctrl-C stops one within a second."""
+"""The GIL is released during uploads and short calls, and Ctrl-C stops either within a second."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-
-import fluidcloud
+from typing import Callable, Tuple
 
 # 256 KiB/s per storage connection: a 2 MiB upload takes seconds.
 EMULATOR_FLAGS = ["--multipart-threshold", "64KiB", "--part-size", "64KiB", "--storage-bytes-per-sec", "262144"]
 
 
-def test_another_thread_runs_during_an_upload(fc, space):
+def _ticks_during(action: Callable[[], object]) -> Tuple[int, float]:
+    """How often another thread got to run while `action` ran, and how long it ran."""
     ticks = 0
     stop = threading.Event()
 
@@ -29,17 +28,41 @@ def test_another_thread_runs_during_an_upload(fc, space):
     counter.start()
     started = time.monotonic()
     try:
-        fc.files.upload(b"z" * (1024 * 1024), space)
+        action()
     finally:
         stop.set()
         counter.join()
-    elapsed = time.monotonic() - started
+    return ticks, time.monotonic() - started
+
+
+def _interrupt(emu, child_code: str, first_line: str, in_flight: Callable[[], None]) -> None:
+    """Runs `child_code` until it prints `first_line`, sends SIGINT once `in_flight` returns,
+    and checks that the child stopped by KeyboardInterrupt within a second."""
+    child = subprocess.Popen([sys.executable, "-c", child_code, emu.api_key, emu.base_url], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == first_line
+        in_flight()
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=10)
+        elapsed = time.monotonic() - sent
+        assert code == 3, child.stdout.read()
+        assert elapsed < 1.0, elapsed
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_another_thread_runs_during_an_upload(fc, space):
+    ticks, elapsed = _ticks_during(lambda: fc.files.upload(b"z" * (1024 * 1024), space))
     assert elapsed > 0.3
     # With the GIL held for the whole upload the counter would barely move.
     assert ticks > elapsed * 100, (ticks, elapsed)
 
 
-CHILD = """
+UPLOAD_CHILD = """
 import sys, time, fluidcloud
 fc = fluidcloud.FluidCloud(sys.argv[1], base_url=sys.argv[2])
 space = fc.spaces.list()[0].id
@@ -56,24 +79,7 @@ except KeyboardInterrupt:
 
 
 def test_ctrl_c_stops_an_upload_within_a_second(emu):
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, emu.api_key, emu.base_url],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "uploading"
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=10)
-        elapsed = time.monotonic() - sent
-        assert code == 3, child.stdout.read()
-        assert elapsed < 1.0, elapsed
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    _interrupt(emu, UPLOAD_CHILD, "uploading", in_flight=lambda: None)
 
 
 def _delay_next_api_call(emu, path: str, ms: int) -> None:
@@ -91,24 +97,9 @@ def _wait_until_the_delay_is_taken(emu) -> None:
 def test_another_thread_runs_during_a_short_call(emu, fc, space):
     # Short calls run on the calling thread (it drives their I/O): without the GIL all the same.
     _delay_next_api_call(emu, "/files", 400)
-    ticks = 0
-    stop = threading.Event()
-
-    def count() -> None:
-        nonlocal ticks
-        while not stop.is_set():
-            ticks += 1
-            time.sleep(0.001)
-
-    counter = threading.Thread(target=count)
-    counter.start()
-    started = time.monotonic()
-    try:
-        assert fc.files.list(space) == []
-    finally:
-        stop.set()
-        counter.join()
-    elapsed = time.monotonic() - started
+    files = []
+    ticks, elapsed = _ticks_during(lambda: files.extend(fc.files.list(space)))
+    assert files == []
     assert elapsed >= 0.4
     assert ticks > elapsed * 100, (ticks, elapsed)
 
@@ -129,22 +120,4 @@ except KeyboardInterrupt:
 
 def test_ctrl_c_stops_a_short_call_within_a_second(emu):
     _delay_next_api_call(emu, "/files", 20000)
-    child = subprocess.Popen(
-        [sys.executable, "-c", SHORT_CALL_CHILD, emu.api_key, emu.base_url],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready"
-        _wait_until_the_delay_is_taken(emu)
-        sent = time.monotonic()
-        child.send_signal(signal.SIGINT)
-        code = child.wait(timeout=10)
-        elapsed = time.monotonic() - sent
-        assert code == 3, child.stdout.read()
-        assert elapsed < 1.0, elapsed
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    _interrupt(emu, SHORT_CALL_CHILD, "ready", in_flight=lambda: _wait_until_the_delay_is_taken(emu))
