@@ -192,20 +192,23 @@ impl LowWater {
         // than it is sure to still come through the socket.
         let sure_to_come = self.length.saturating_sub(total).saturating_sub(UNSEEN_BODY_MAX);
         if sure_to_come <= Self::MARK as u64 {
-            if let Some(conn) = self.conn.take() {
-                conn.set_receive_low_water(1);
-            }
+            self.release();
         } else if let Some(conn) = &self.conn {
             conn.set_receive_low_water(Self::MARK);
+        }
+    }
+
+    /// Back to waking the reader for every byte, for good.
+    fn release(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            conn.set_receive_low_water(1);
         }
     }
 }
 
 impl Drop for LowWater {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            conn.set_receive_low_water(1);
-        }
+        self.release();
     }
 }
 
