@@ -314,8 +314,27 @@ fn open_for_write(path: &PathBuf, truncate: bool) -> std::io::Result<std::fs::Fi
     std::fs::OpenOptions::new().create(true).write(true).truncate(truncate).open(path)
 }
 
-/// The declared length of a single PUT that may go ahead.
-fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Parts) -> Result<u64, Response> {
+/// Reserves disk blocks for `len` bytes at `offset` before they arrive: ext4 otherwise does
+/// its delayed-allocation bookkeeping page by page while the body streams in (~5 % of the
+/// emulator's CPU in a 1 GiB PUT). Only a hint: where it fails, the writes allocate as usual.
+/// The file's size is left alone, so a body that breaks off reads as short as it was.
+fn preallocate(file: &std::fs::File, offset: u64, len: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(offset), Ok(len)) = (libc::off_t::try_from(offset), libc::off_t::try_from(len)) else { return };
+        if len > 0 {
+            // SAFETY: an open file descriptor; fallocate reads nothing from our memory.
+            unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, offset, len) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, offset, len);
+}
+
+/// The declared length of a single PUT that may go ahead, and the size its upload was
+/// initiated with.
+fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Parts) -> Result<(u64, u64), Response> {
     let params = verify(state, "PUT", parts.uri.path(), parts.uri.query())?;
     let length = declared_length(&parts.headers)?;
     let sent_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
@@ -329,7 +348,7 @@ fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Pa
     }
     // A wrong length is judged at complete, as the object's size.
     match pending_upload(state, file_id)? {
-        u if u.mode == "single" => Ok(length),
+        u if u.mode == "single" => Ok((length, u.size)),
         _ => Err(storage_error(StatusCode::BAD_REQUEST, "InvalidRequest", "this upload is multipart")),
     }
 }
@@ -337,8 +356,8 @@ fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Pa
 /// `PUT` of a single-mode upload: the whole object, typed as signed.
 pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let length = match check_single(&state, &file_id, &parts) {
-        Ok(n) => n,
+    let (length, initiated_size) = match check_single(&state, &file_id, &parts) {
+        Ok(found) => found,
         Err(refusal) => return refusal,
     };
     // A new PUT goes to a file of its own, so one that breaks off leaves the last good one.
@@ -347,6 +366,8 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
         Ok(f) => f,
         Err(e) => return internal(e),
     };
+    // No more than initiate declared (and the quota allowed), whatever Content-Length says.
+    preallocate(&file, 0, length.min(initiated_size));
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, digest) = receive(&state, body, conn, file, 0, length, Some(Digest::default())).await;
     let written = match result {
@@ -443,6 +464,7 @@ pub(crate) async fn put_part(
             return internal(e);
         }
     };
+    preallocate(&file, offset, expected);
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, fed) = receive(&state, body, conn, file, offset, expected, feeding).await;
     let complete = matches!(result, Ok(n) if n == expected);
