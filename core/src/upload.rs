@@ -301,22 +301,58 @@ async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &Cancella
     Ok(etag)
 }
 
+/// A zeroed heap buffer whose bytes start on a page boundary, for reading files into. The
+/// kernel copies into memory that is not 64-byte aligned ~4× slower on AMD processors like
+/// this project's (1.5 against 6.5 GB/s from the page cache), and a plain `Vec` of this size
+/// starts 16 bytes past a page.
+#[derive(Default)]
+struct AlignedBuf {
+    storage: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl AlignedBuf {
+    const ALIGN: usize = 4096;
+
+    fn zeroed(len: usize) -> Self {
+        let storage = vec![0u8; len + Self::ALIGN - 1];
+        // `align_offset` may decline to answer (usize::MAX): then the buffer is merely slower.
+        let start = storage.as_ptr().align_offset(Self::ALIGN);
+        let start = if start < Self::ALIGN { start } else { 0 };
+        AlignedBuf { storage, start, len }
+    }
+}
+
+impl std::ops::Deref for AlignedBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.storage[self.start..self.start + self.len]
+    }
+}
+
+impl std::ops::DerefMut for AlignedBuf {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.storage[self.start..self.start + self.len]
+    }
+}
+
 /// Chunk buffers that return to their pool once storage has taken their bytes. A fresh buffer
 /// per chunk cost a zeroing pass and page faults on every chunk: a tenth of a local upload's
 /// CPU, and copies into cold memory on top.
 #[derive(Clone, Default)]
-struct ChunkPool(Arc<Mutex<Vec<Vec<u8>>>>);
+struct ChunkPool(Arc<Mutex<Vec<AlignedBuf>>>);
 
 impl ChunkPool {
     /// Enough for every part in flight to have a few chunks queued; more are freed.
     const KEEP: usize = 64;
 
-    fn take(&self) -> Vec<u8> {
+    fn take(&self) -> AlignedBuf {
         let reused = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        reused.unwrap_or_else(|| vec![0; CHUNK])
+        reused.unwrap_or_else(|| AlignedBuf::zeroed(CHUNK))
     }
 
-    fn give_back(&self, buf: Vec<u8>) {
+    fn give_back(&self, buf: AlignedBuf) {
         let mut free = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if free.len() < Self::KEEP {
             free.push(buf);
@@ -326,7 +362,7 @@ impl ChunkPool {
 
 /// The first `len` bytes of a pooled buffer.
 struct PooledChunk {
-    buf: Vec<u8>,
+    buf: AlignedBuf,
     len: usize,
     pool: ChunkPool,
 }
@@ -377,7 +413,7 @@ fn file_range(file: Arc<std::fs::File>, offset: u64, len: u64, pool: ChunkPool) 
 fn hash_file(file: Arc<std::fs::File>, size: u64, stop: CancellationToken) -> tokio::task::JoinHandle<Result<String>> {
     tokio::task::spawn_blocking(move || {
         let mut sha = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
+        let mut buf = AlignedBuf::zeroed(1 << 20);
         let mut pos = 0u64;
         loop {
             if stop.is_cancelled() {
@@ -693,6 +729,22 @@ async fn mint_public(files: &Files<'_>, file_id: &str, wait: Duration, stop: &Ca
                 pause = (pause * 2).min(Duration::from_secs(2));
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AlignedBuf;
+
+    #[test]
+    fn aligned_buffers_start_on_a_page_and_keep_their_length() {
+        for len in [0, 1, 4095, 512 * 1024] {
+            let mut buf = AlignedBuf::zeroed(len);
+            assert_eq!(buf.len(), len);
+            assert_eq!(buf.as_ptr() as usize % AlignedBuf::ALIGN, 0, "len {len}");
+            buf.iter_mut().for_each(|b| *b = 7);
+            assert!(buf.iter().all(|&b| b == 7));
         }
     }
 }

