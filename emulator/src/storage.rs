@@ -241,12 +241,19 @@ async fn receive(
     let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUED_CHUNKS);
     let writer = tokio::task::spawn_blocking(move || {
         // Small network reads (a throttled or slow sender) are gathered into large writes:
-        // many small writes into the page cache cost far more than one more copy.
+        // many small writes into the page cache cost far more than one more copy. Chunks of
+        // a quarter MiB or more are written as they are: copying them cost more than it saved.
         const WRITE_SIZE: usize = 1 << 20;
+        const WRITE_AS_IS: usize = 256 << 10;
         let mut staged = BytesMut::with_capacity(WRITE_SIZE);
         let mut pos = offset;
         while let Some(chunk) = write_rx.blocking_recv() {
-            if staged.is_empty() && chunk.len() >= WRITE_SIZE {
+            if chunk.len() >= WRITE_AS_IS {
+                if !staged.is_empty() {
+                    file.write_all_at(&staged, pos)?;
+                    pos += staged.len() as u64;
+                    staged.clear();
+                }
                 file.write_all_at(&chunk, pos)?;
                 pos += chunk.len() as u64;
                 continue;
