@@ -353,8 +353,16 @@ fn receive_failure(e: ReceiveError, expected: u64) -> Response {
     }
 }
 
-fn open_for_write(path: &PathBuf, truncate: bool) -> std::io::Result<std::fs::File> {
-    std::fs::OpenOptions::new().create(true).write(true).truncate(truncate).open(path)
+/// Opens `path` for a body's bytes and reserves `len` bytes at `offset`, on a blocking thread:
+/// reserving a GiB takes milliseconds, too long for a runtime worker.
+async fn open_reserved(path: PathBuf, truncate: bool, offset: u64, len: u64) -> std::io::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new().create(true).write(true).truncate(truncate).open(path)?;
+        preallocate(&file, offset, len);
+        Ok(file)
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// Reserves disk blocks for `len` bytes at `offset` before they arrive: ext4 otherwise does
@@ -405,12 +413,12 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
     };
     // A new PUT goes to a file of its own, so one that breaks off leaves the last good one.
     let temp = state.blobs.join(format!("{file_id}.put-{}", random_token(6)));
-    let file = match open_for_write(&temp, true) {
+    // Reserves no more than initiate declared (and the quota allowed), whatever
+    // Content-Length says.
+    let file = match open_reserved(temp.clone(), true, 0, length.min(initiated_size)).await {
         Ok(f) => f,
         Err(e) => return internal(e),
     };
-    // No more than initiate declared (and the quota allowed), whatever Content-Length says.
-    preallocate(&file, 0, length.min(initiated_size));
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, digest) = receive(&state, body, conn, file, 0, length, Some(Digest::default())).await;
     let written = match result {
@@ -500,14 +508,13 @@ pub(crate) async fn put_part(
         lock(&order).end_part(part, gen, feeding, false);
         return internal(e);
     }
-    let file = match open_for_write(&state.upload_path(&file_id), false) {
+    let file = match open_reserved(state.upload_path(&file_id), false, offset, expected).await {
         Ok(f) => f,
         Err(e) => {
             lock(&order).end_part(part, gen, feeding, false);
             return internal(e);
         }
     };
-    preallocate(&file, offset, expected);
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, fed) = receive(&state, body, conn, file, offset, expected, feeding).await;
     let complete = matches!(result, Ok(n) if n == expected);
