@@ -1570,3 +1570,66 @@ async fn put_in_pieces(url: &str, data: &[u8]) -> String {
     assert_eq!(resp.status(), StatusCode::OK);
     resp.headers()["etag"].to_str().unwrap().to_string()
 }
+
+/// Sizes either side of the emulator's in-memory body limit (256 KiB): bodies up to it are
+/// gathered and written in one go, longer ones stream through a writer and a hasher thread.
+const EITHER_SIDE_OF_SMALL_BODY: [usize; 4] = [1, 256 << 10, (256 << 10) + 1, 3 << 20];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_puts_of_every_size_store_and_hash_their_bytes() {
+    let emu = common::start_with(Config { multipart_threshold: 8 << 20, ..Default::default() }).await;
+    let space = emu.default_space().await;
+    for (i, size) in EITHER_SIDE_OF_SMALL_BODY.into_iter().enumerate() {
+        let data = bytes(size, i as u8);
+        let ticket = initiate(&emu, &space, "s.bin", "application/octet-stream", size).await;
+        assert_eq!(ticket["mode"], "single");
+        assert_eq!(put_single(&emu, &ticket, "application/octet-stream", &data).await.status(), StatusCode::OK);
+        let done = complete_body(&ticket, &(Value::Null, Value::Null), "s.bin", "application/octet-stream", &data, &space);
+        let file = expect_json(emu.post("/uploads/complete", done).await, StatusCode::OK).await;
+        assert_eq!(file["size"], size);
+        let (status, _, got) = fetch(&download_url(&emu, file["id"].as_str().unwrap()).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(got == data, "{size} bytes came back different");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_off_puts_of_every_size_store_nothing() {
+    let emu = common::start_with(Config { multipart_threshold: 8 << 20, ..Default::default() }).await;
+    let space = emu.default_space().await;
+    for (i, size) in EITHER_SIDE_OF_SMALL_BODY.into_iter().skip(1).enumerate() {
+        let data = bytes(size, i as u8);
+        let ticket = initiate(&emu, &space, "b.bin", "application/octet-stream", size).await;
+        add_faults(&emu, json!([{"target": "storage_put", "times": 1, "action": "reset", "after_bytes": size / 2}])).await;
+        let url = ticket["upload_url"].as_str().unwrap();
+        let broken = bare().put(url).header("Content-Type", "application/octet-stream").body(data.clone()).send().await;
+        assert!(broken.is_err(), "{size} bytes: expected a connection error, got {:?}", broken.map(|r| r.status()));
+        let done = complete_body(&ticket, &(Value::Null, Value::Null), "b.bin", "application/octet-stream", &data, &space);
+        let d = expect_detail(emu.post("/uploads/complete", done.clone()).await, StatusCode::BAD_REQUEST).await;
+        assert_names(&d, &["missing", "not uploaded", "not found", "no such"], "body broken off");
+
+        assert_eq!(put_single(&emu, &ticket, "application/octet-stream", &data).await.status(), StatusCode::OK);
+        let file = expect_json(emu.post("/uploads/complete", done).await, StatusCode::OK).await;
+        assert_eq!(file["sha256"], sha256_hex(&data));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_of_every_size_hash_in_order() {
+    // Parts of either kind, sent out of order, still add up to the object's sha256.
+    for part_size in [64 << 10, 1 << 20] {
+        let emu = common::start_with(Config { multipart_threshold: 1024, part_size, ..Default::default() }).await;
+        let space = emu.default_space().await;
+        let data = bytes(part_size as usize * 3 + 5, 0x3c);
+        let ticket = initiate(&emu, &space, "p.bin", "application/octet-stream", data.len()).await;
+        assert_eq!(part_count(&ticket), 4);
+        let mut parts = Vec::new();
+        for n in [2, 1, 4, 3] {
+            parts.push(json!({"PartNumber": n, "ETag": put_part(&emu, &ticket, n, chunk(&ticket, n, &data)).await}));
+        }
+        parts.sort_by_key(|p| p["PartNumber"].as_u64());
+        let done = complete_body(&ticket, &(ticket["upload_id"].clone(), json!(parts)), "p.bin", "application/octet-stream", &data, &space);
+        let file = expect_json(emu.post("/uploads/complete", done).await, StatusCode::OK).await;
+        assert_eq!(file["sha256"], sha256_hex(&data));
+    }
+}
