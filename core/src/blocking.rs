@@ -13,7 +13,7 @@ use tokio::runtime::{Handle, Runtime};
 use crate::download::DownloadOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::models::{DelegatedToken, DownloadUrl, File, Folder, Link, Permission, Quota, Share, Space};
-use crate::upload::{UploadOptions, UploadSource};
+use crate::upload::{upload_lane, UploadOptions, UploadSource};
 use crate::ClientOptions;
 
 /// Where a call runs. Short API calls run on the thread that waits for them, which drives
@@ -339,7 +339,7 @@ pub struct Files<'a> {
 
 impl Files<'_> {
     pub fn upload(&self, source: UploadSource, options: UploadOptions) -> Result<File> {
-        self.c.spawn_on(Lane::Transfer, move |c| async move { c.files().upload(source, options).await })?.wait()
+        self.c.spawn_on(upload_lane(&source, &options), move |c| async move { c.files().upload(source, options).await })?.wait()
     }
     pub fn download(&self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
         let (id, dest) = (file_id.to_string(), dest.as_ref().to_path_buf());

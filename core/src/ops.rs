@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::blocking::Lane;
+use crate::upload::upload_lane;
 use crate::{CancellationToken, Client, DownloadOptions, Permission, Progress, Result, UploadOptions, UploadSource};
 
 /// One call of the SDK as data.
@@ -125,7 +126,8 @@ impl Op {
     /// Where a blocking caller should run it.
     pub fn lane(&self) -> Lane {
         match self {
-            Op::FilesUpload { .. } | Op::FilesDownload { .. } => Lane::Transfer,
+            Op::FilesUpload { source, options } => upload_lane(source, options),
+            Op::FilesDownload { .. } => Lane::Transfer,
             _ => Lane::Call,
         }
     }
