@@ -12,6 +12,7 @@ mod files;
 mod folders;
 mod server;
 mod shares;
+mod spare;
 mod state;
 mod storage;
 mod uploads;

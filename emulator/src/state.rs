@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use crate::digest::InOrder;
 use crate::faults::FaultRule;
+use crate::spare::SpareFiles;
 use crate::{db, Config, StartError};
 
 pub(crate) struct AppState {
@@ -18,6 +19,8 @@ pub(crate) struct AppState {
     pub url: String,
     db: Mutex<Connection>,
     pub blobs: PathBuf,
+    /// Empty files for new single PUTs, made ahead of time.
+    pub spare_files: Arc<SpareFiles>,
     /// Signs presigned storage URLs; kept in the database so URLs survive a restart.
     pub signing_key: [u8; 32],
     clock_offset_ms: AtomicI64,
@@ -31,6 +34,7 @@ impl AppState {
         let dir_err = |source| StartError::DataDir { path: data_dir.to_path_buf(), source };
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(dir_err)?;
+        let spare_files = SpareFiles::open(data_dir.join("spare")).map_err(dir_err)?;
         let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg).map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StartError::DataDirInUse { path: data_dir.to_path_buf() }
@@ -43,6 +47,7 @@ impl AppState {
             url,
             db: Mutex::new(conn),
             blobs,
+            spare_files,
             signing_key,
             clock_offset_ms: AtomicI64::new(0),
             faults: Mutex::new(Vec::new()),

@@ -29,6 +29,7 @@ use crate::api::AppStateRef;
 use crate::digest::{feed_from_file, Digest, InOrder};
 use crate::error::storage_error;
 use crate::server::{Conn, UNSEEN_BODY_MAX};
+use crate::spare::SpareFiles;
 use crate::state::{random_token, AppState};
 
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -371,14 +372,19 @@ const SMALL_BODY: u64 = 256 * 1024;
 /// ahead of them.
 struct Target {
     path: PathBuf,
-    truncate: bool,
+    /// Set when `path` is a new file of this PUT's own, which can be one made ahead of time;
+    /// otherwise the file is shared (a multipart upload's) and only created if missing.
+    own: Option<Arc<SpareFiles>>,
     offset: u64,
     reserve: u64,
 }
 
 impl Target {
     fn open(&self) -> std::io::Result<std::fs::File> {
-        std::fs::OpenOptions::new().create(true).write(true).truncate(self.truncate).open(&self.path)
+        if let Some(spare_files) = &self.own {
+            spare_files.take(&self.path);
+        }
+        std::fs::OpenOptions::new().create(true).write(true).truncate(self.own.is_some()).open(&self.path)
     }
 
     fn open_reserved(&self) -> std::io::Result<std::fs::File> {
@@ -473,7 +479,7 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
     let temp = state.blobs.join(format!("{file_id}.put-{}", random_token(6)));
     // Reserves no more than initiate declared (and the quota allowed), whatever
     // Content-Length says.
-    let target = Target { path: temp.clone(), truncate: true, offset: 0, reserve: length.min(initiated_size) };
+    let target = Target { path: temp.clone(), own: Some(state.spare_files.clone()), offset: 0, reserve: length.min(initiated_size) };
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, digest) = receive(&state, body, conn, target, length, Some(Digest::default())).await;
     let written = match result {
@@ -563,7 +569,7 @@ pub(crate) async fn put_part(
         lock(&order).end_part(part, gen, feeding, false);
         return internal(e);
     }
-    let target = Target { path: state.upload_path(&file_id), truncate: false, offset, reserve: expected };
+    let target = Target { path: state.upload_path(&file_id), own: None, offset, reserve: expected };
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, fed) = receive(&state, body, conn, target, expected, feeding).await;
     let complete = matches!(result, Ok(n) if n == expected);
