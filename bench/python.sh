@@ -47,14 +47,15 @@ measure() {
   curl -sf -o /dev/null -X POST "$base/_emulator/reset"
 }
 : > "$work/results"
+# The two clients take each measurement back to back, so that both meet the same mood of a
+# shared machine; who goes first alternates from run to run.
 for run in $(seq "$runs"); do
-  for client in official ours; do
-    measure big-local "$client" "$local_base" upload "$local_base" "$key" "$work/big"
-    measure big-network "$client" "$network_base" upload "$network_base" "$key" "$work/big"
-    measure single-99MB "$client" "$local_base" upload "$local_base" "$key" "$work/single"
-    measure small-300 "$client" "$local_base" small "$local_base" "$key" 300
-    measure get-2000 "$client" "$local_base" get "$local_base" "$key" 2000
-  done
+  order="official ours"; [ $((run % 2)) = 0 ] && order="ours official"
+  for client in $order; do measure big-local "$client" "$local_base" upload "$local_base" "$key" "$work/big"; done
+  for client in $order; do measure big-network "$client" "$network_base" upload "$network_base" "$key" "$work/big"; done
+  for client in $order; do measure single-99MB "$client" "$local_base" upload "$local_base" "$key" "$work/single"; done
+  for client in $order; do measure small-300 "$client" "$local_base" small "$local_base" "$key" 300; done
+  for client in $order; do measure get-2000 "$client" "$local_base" get "$local_base" "$key" 2000; done
 done
 
 python3 - "$work/results" <<'PY'
