@@ -18,8 +18,9 @@ use crate::ClientOptions;
 
 /// Where a call runs. Short API calls run on the thread that waits for them, which drives
 /// their I/O itself: a hand-off to another thread and back costs two wake-ups per call, and on
-/// a virtual machine a wake-up across cores costs more than the whole request. Transfers run
-/// on a multi-threaded runtime: they need every core for sending, reading and hashing.
+/// a virtual machine a wake-up across cores costs more than the whole request. So do uploads
+/// of a few KiB from memory. Other transfers run on a multi-threaded runtime: they need every
+/// core for sending, reading and hashing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lane {
     Call,
