@@ -426,8 +426,8 @@ fn file_range(file: Arc<std::fs::File>, offset: u64, len: u64, pool: ChunkPool) 
 
 /// The SHA-256 of a whole file in one sequential pass on a blocking thread; fails when the file
 /// does not hold exactly `size` bytes (it changed while being uploaded).
-fn hash_file(file: Arc<std::fs::File>, size: u64, stop: CancellationToken) -> tokio::task::JoinHandle<Result<String>> {
-    tokio::task::spawn_blocking(move || {
+fn hash_file(file: Arc<std::fs::File>, size: u64, stop: CancellationToken) -> Hashing {
+    Hashing::Running(tokio::task::spawn_blocking(move || {
         let mut sha = Sha256::new();
         let mut buf = AlignedBuf::zeroed(1 << 20);
         let mut pos = 0u64;
@@ -450,19 +450,13 @@ fn hash_file(file: Arc<std::fs::File>, size: u64, stop: CancellationToken) -> to
             return Err(Error::integrity(CALL, format!("the file changed size while it was uploaded ({size} bytes at the start, {} now)", now.max(pos))));
         }
         Ok(hex::encode(sha.finalize()))
-    })
+    }))
 }
 
 /// A SHA-256 computed already, or still running on a blocking thread.
 enum Hashing {
     Done(String),
     Running(tokio::task::JoinHandle<Result<String>>),
-}
-
-impl From<tokio::task::JoinHandle<Result<String>>> for Hashing {
-    fn from(task: tokio::task::JoinHandle<Result<String>>) -> Self {
-        Hashing::Running(task)
-    }
 }
 
 fn hash_bytes(data: Bytes) -> Hashing {
@@ -472,8 +466,8 @@ fn hash_bytes(data: Bytes) -> Hashing {
     Hashing::Running(tokio::task::spawn_blocking(move || Ok(hex::encode(Sha256::digest(&data)))))
 }
 
-async fn join_hash(hashing: impl Into<Hashing>) -> Result<String> {
-    match hashing.into() {
+async fn join_hash(hashing: Hashing) -> Result<String> {
+    match hashing {
         Hashing::Done(sha) => Ok(sha),
         Hashing::Running(task) => task.await.map_err(|e| Error::new(ErrorKind::Io, CALL, format!("hashing failed: {e}")))?,
     }
