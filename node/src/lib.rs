@@ -31,8 +31,9 @@ type Chunk = std::io::Result<Bytes>;
 // Results and errors: the envelope the JavaScript layer reads
 // ---------------------------------------------------------------------------------------------
 
-fn ok_envelope(value: Value) -> String {
-    json!({ "ok": value }).to_string()
+/// `json` is the call's answer, already JSON text.
+fn ok_envelope(json: &str) -> String {
+    format!("{{\"ok\":{json}}}")
 }
 
 /// A usage error found while converting the arguments (the core's `invalid_input` kind).
@@ -76,9 +77,9 @@ fn error_envelope(e: &fluidcloud::Error) -> String {
     json!({ "error": payload }).to_string()
 }
 
-fn envelope(result: fluidcloud::Result<Value>) -> String {
+fn envelope(result: fluidcloud::Result<String>) -> String {
     match result {
-        Ok(v) => ok_envelope(v),
+        Ok(json) => ok_envelope(&json),
         Err(e) => error_envelope(&e),
     }
 }

@@ -407,7 +407,7 @@ impl Client {
         let lane = parsed.lane();
         let pending = self
             .inner
-            .spawn_on(lane, move |c| async move { execute(c, parsed).await.map(|v| v.to_string()) })
+            .spawn_on(lane, move |c| execute(c, parsed))
             .map_err(|e| to_py_err(py, e))?;
         let result = wait(py, pending)?;
         finish(py, result, &failure)
@@ -419,7 +419,7 @@ impl Client {
         let parsed = parse_op(op, args, &failure)?;
         let client = self.inner.async_client().map_err(|e| to_py_err(py, e))?;
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = execute(client, parsed).await.map(|v| v.to_string());
+            let result = execute(client, parsed).await;
             Python::attach(|py| finish(py, result, &failure))
         })
     }
