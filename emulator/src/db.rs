@@ -187,7 +187,11 @@ pub(crate) fn row_json(row: &Row<'_>) -> rusqlite::Result<Map<String, Value>> {
             ValueRef::Null => Value::Null,
             ValueRef::Integer(n) => Value::from(n),
             ValueRef::Real(f) => Value::from(f),
-            ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Text(t) => Value::String(match std::str::from_utf8(t) {
+                Ok(text) => text.to_owned(),
+                // SQLite does not check what it is given; the lossy path is the slow one.
+                Err(_) => String::from_utf8_lossy(t).into_owned(),
+            }),
             ValueRef::Blob(b) => Value::String(hex::encode(b)),
         };
         obj.insert(stmt.column_name(i)?.to_string(), value);

@@ -89,8 +89,9 @@ impl AppState {
 }
 
 /// `2026-11-28T03:36:40.123456Z`: fixed width, so stored timestamps compare as strings.
+/// (Not `format`: it parses its pattern on every call, and nearly every request asks.)
 pub(crate) fn iso(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 pub(crate) fn new_id() -> String {
@@ -102,4 +103,18 @@ pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut buf);
     hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn iso_times_keep_six_fraction_digits_and_a_z() {
+        let whole = Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).single().unwrap_or_default();
+        assert_eq!(iso(whole), "2026-01-02T03:04:05.000000Z");
+        let fine = whole + Duration::nanoseconds(123_456_789);
+        assert_eq!(iso(fine), "2026-01-02T03:04:05.123456Z");
+    }
 }
