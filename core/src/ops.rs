@@ -1,10 +1,13 @@
 //! Every call of the SDK as data, for bindings that dispatch by name (Python, Node): a
 //! binding converts its arguments into an [`Op`], and [`execute`] runs it on the async client
-//! and answers JSON. The dispatch lives here once, not in each binding.
+//! and gives back an [`Answer`]. The dispatch lives here once, not in each binding.
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use crate::blocking::Lane;
+use crate::models::{DelegatedToken, DownloadUrl, File, Folder, Link, Quota, Share, Space};
 use crate::upload::upload_lane;
 use crate::{CancellationToken, Client, DownloadOptions, Permission, Progress, Result, UploadOptions, UploadSource};
 
@@ -131,49 +134,72 @@ impl Op {
     }
 }
 
-/// JSON text straight from the model: no `serde_json::Value` in between, which cost a
-/// quarter of a short call's instructions.
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+/// What a call answers, typed. A binding turns it into its own language's values (Python
+/// builds its objects straight from it) or into the API's JSON with [`Answer::to_json`].
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+// A File is the answer of most calls: boxing it would allocate per call to save moving 424 bytes.
+#[allow(clippy::large_enum_variant)]
+pub enum Answer {
+    Space(Space),
+    Spaces(Vec<Space>),
+    Folder(Folder),
+    Folders(Vec<Folder>),
+    File(File),
+    Files(Vec<File>),
+    DownloadUrl(DownloadUrl),
+    Link(Link),
+    Shares(Vec<Share>),
+    Quota(Quota),
+    Token(DelegatedToken),
+    /// A call with nothing to answer (`shares.revoke`): `null`.
+    Nothing,
 }
 
-/// Runs one call on the async client; the answer as JSON text (models serialized as the API
-/// sends them). The transfers' futures are boxed: they are several KiB, and this future is
-/// moved a few times on its way to a runtime, for short calls too.
-pub async fn execute(c: Client, op: Op) -> Result<String> {
-    match op {
-        Op::SpacesList => Ok(json(&c.spaces().list().await?)),
-        Op::SpacesCreate { name } => Ok(json(&c.spaces().create(&name).await?)),
-        Op::FoldersList { space_id, parent_id, trash } => Ok(json(&c.folders().list(&space_id, parent_id.as_deref(), trash).await?)),
-        Op::FoldersCreate { name, space_id, parent_id } => Ok(json(&c.folders().create(&name, &space_id, parent_id.as_deref()).await?)),
-        Op::FoldersRename { folder_id, name } => Ok(json(&c.folders().rename(&folder_id, &name).await?)),
-        Op::FoldersMove { folder_id, parent_id } => Ok(json(&c.folders().move_to(&folder_id, parent_id.as_deref()).await?)),
-        Op::FoldersDelete { folder_id } => Ok(json(&c.folders().delete(&folder_id).await?)),
-        Op::FoldersRestore { folder_id } => Ok(json(&c.folders().restore(&folder_id).await?)),
+impl Answer {
+    /// The answer as the API's JSON text, straight from the model (no `serde_json::Value`
+    /// in between: building one cost a third of a short call's instructions).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+    }
+}
+
+/// Runs one call on the async client. The transfers' futures are boxed: they are several
+/// KiB, and this future is moved a few times on its way to a runtime, for short calls too.
+pub async fn execute(c: Client, op: Op) -> Result<Answer> {
+    Ok(match op {
+        Op::SpacesList => Answer::Spaces(c.spaces().list().await?),
+        Op::SpacesCreate { name } => Answer::Space(c.spaces().create(&name).await?),
+        Op::FoldersList { space_id, parent_id, trash } => Answer::Folders(c.folders().list(&space_id, parent_id.as_deref(), trash).await?),
+        Op::FoldersCreate { name, space_id, parent_id } => Answer::Folder(c.folders().create(&name, &space_id, parent_id.as_deref()).await?),
+        Op::FoldersRename { folder_id, name } => Answer::Folder(c.folders().rename(&folder_id, &name).await?),
+        Op::FoldersMove { folder_id, parent_id } => Answer::Folder(c.folders().move_to(&folder_id, parent_id.as_deref()).await?),
+        Op::FoldersDelete { folder_id } => Answer::Folder(c.folders().delete(&folder_id).await?),
+        Op::FoldersRestore { folder_id } => Answer::Folder(c.folders().restore(&folder_id).await?),
         Op::FilesList { space_id, folder_id, trash, app } => {
-            Ok(json(&c.files().list(&space_id, folder_id.as_deref(), trash, app.as_deref()).await?))
+            Answer::Files(c.files().list(&space_id, folder_id.as_deref(), trash, app.as_deref()).await?)
         }
-        Op::FilesGet { file_id } => Ok(json(&c.files().get(&file_id).await?)),
-        Op::FilesResolve { client_key, app } => Ok(json(&c.files().resolve(&client_key, app.as_deref()).await?)),
-        Op::FilesRename { file_id, name } => Ok(json(&c.files().rename(&file_id, &name).await?)),
-        Op::FilesMove { file_id, folder_id } => Ok(json(&c.files().move_to(&file_id, folder_id.as_deref()).await?)),
-        Op::FilesDelete { file_id } => Ok(json(&c.files().delete(&file_id).await?)),
-        Op::FilesRestore { file_id } => Ok(json(&c.files().restore(&file_id).await?)),
-        Op::FilesDownloadUrl { file_id } => Ok(json(&c.files().download_url(&file_id).await?)),
-        Op::FilesPublicUrl { file_id } => Ok(json(&c.files().public_url(&file_id).await?)),
+        Op::FilesGet { file_id } => Answer::File(c.files().get(&file_id).await?),
+        Op::FilesResolve { client_key, app } => Answer::File(c.files().resolve(&client_key, app.as_deref()).await?),
+        Op::FilesRename { file_id, name } => Answer::File(c.files().rename(&file_id, &name).await?),
+        Op::FilesMove { file_id, folder_id } => Answer::File(c.files().move_to(&file_id, folder_id.as_deref()).await?),
+        Op::FilesDelete { file_id } => Answer::File(c.files().delete(&file_id).await?),
+        Op::FilesRestore { file_id } => Answer::File(c.files().restore(&file_id).await?),
+        Op::FilesDownloadUrl { file_id } => Answer::DownloadUrl(c.files().download_url(&file_id).await?),
+        Op::FilesPublicUrl { file_id } => Answer::Link(c.files().public_url(&file_id).await?),
         Op::FilesSignedUrl { file_id, expires_in_days, permission } => {
-            Ok(json(&c.files().signed_url(&file_id, expires_in_days, permission).await?))
+            Answer::Link(c.files().signed_url(&file_id, expires_in_days, permission).await?)
         }
-        Op::FilesUpload { source, options } => Ok(json(&Box::pin(c.files().upload(source, options)).await?)),
-        Op::FilesDownload { file_id, dest, options } => Ok(json(&Box::pin(c.files().download(&file_id, &dest, options)).await?)),
-        Op::SharesList { file_id, include_inactive } => Ok(json(&c.shares().list(file_id.as_deref(), include_inactive).await?)),
+        Op::FilesUpload { source, options } => Answer::File(Box::pin(c.files().upload(source, options)).await?),
+        Op::FilesDownload { file_id, dest, options } => Answer::File(Box::pin(c.files().download(&file_id, &dest, options)).await?),
+        Op::SharesList { file_id, include_inactive } => Answer::Shares(c.shares().list(file_id.as_deref(), include_inactive).await?),
         Op::SharesRevoke { share_id } => {
             c.shares().revoke(&share_id).await?;
-            Ok("null".into())
+            Answer::Nothing
         }
-        Op::QuotaUsage => Ok(json(&c.quota().usage().await?)),
+        Op::QuotaUsage => Answer::Quota(c.quota().usage().await?),
         Op::ExchangeServiceToken { user_jwt, app, job_id, ttl_seconds } => {
-            Ok(json(&c.exchange_service_token(&user_jwt, &app, job_id.as_deref(), ttl_seconds).await?))
+            Answer::Token(c.exchange_service_token(&user_jwt, &app, job_id.as_deref(), ttl_seconds).await?)
         }
-    }
+    })
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fluidcloud::ops::{self, execute, Args as _, Op};
+use fluidcloud::ops::{self, execute, Answer, Args as _, Op};
 use fluidcloud::{CancellationToken, ClientOptions, ErrorKind, UploadSource};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -77,9 +77,9 @@ fn error_envelope(e: &fluidcloud::Error) -> String {
     json!({ "error": payload }).to_string()
 }
 
-fn envelope(result: fluidcloud::Result<String>) -> String {
+fn envelope(result: fluidcloud::Result<Answer>) -> String {
     match result {
-        Ok(json) => ok_envelope(&json),
+        Ok(answer) => ok_envelope(&answer.to_json()),
         Err(e) => error_envelope(&e),
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! One entry point per style: `Client.call(op, args)` blocks (with the GIL released and Ctrl-C
 //! honoured), `Client.call_async(op, args)` returns an awaitable. Both run the same
-//! [`execute`]; results travel as JSON text that the Python layer turns into dataclasses.
+//! [`execute`]; its typed answer becomes plain dicts and lists here, which the Python layer
+//! turns into dataclasses.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fluidcloud::blocking::Pending;
-use fluidcloud::ops::{self, execute, Args as _, Op};
+use fluidcloud::ops::{self, execute, Answer, Args as _, Op};
 use fluidcloud::transport::{
     HeaderMap, HeaderName, HeaderValue, HttpRequest, HttpResponse, RequestBody, Transport, TransportError,
     TransportErrorKind,
@@ -216,7 +217,7 @@ fn build_py_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
     let err = match e.http_status() {
         Some(status) => {
             let detail = match e.detail() {
-                Some(fluidcloud::Detail::Json(v)) => py.import("json")?.call_method1("loads", (v.to_string(),))?.unbind(),
+                Some(fluidcloud::Detail::Json(v)) => pythonize::pythonize(py, v)?.unbind(),
                 Some(fluidcloud::Detail::Text(t)) => t.into_pyobject(py)?.into_any().unbind(),
                 None => py.None(),
             };
@@ -229,12 +230,14 @@ fn build_py_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
     Ok(PyErr::from_value(err))
 }
 
-/// The callback's own exception wins over the cancellation it caused.
-fn finish(py: Python<'_>, result: fluidcloud::Result<String>, failure: &CallbackError) -> PyResult<String> {
+/// The answer as Python values (dicts, lists, str, int, None). The callback's own exception
+/// wins over the cancellation it caused.
+fn finish(py: Python<'_>, result: fluidcloud::Result<Answer>, failure: &CallbackError) -> PyResult<Py<PyAny>> {
     if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e);
     }
-    result.map_err(|e| to_py_err(py, e))
+    let answer = result.map_err(|e| to_py_err(py, e))?;
+    Ok(pythonize::pythonize(py, &answer)?.unbind())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +344,7 @@ struct Client {
     inner: fluidcloud::blocking::Client,
 }
 
-fn wait(py: Python<'_>, pending: Pending<String>) -> PyResult<fluidcloud::Result<String>> {
+fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result<Answer>> {
     let mut pending = pending;
     loop {
         // The GIL is released while the call runs; every SIGNAL_POLL, look for Ctrl-C.
@@ -400,8 +403,9 @@ impl Client {
         Ok(client.base_url().to_string())
     }
 
-    /// Runs `op` and returns its result as JSON text. Blocks without the GIL; Ctrl-C stops it.
-    fn call(&self, py: Python<'_>, op: &str, args: &Bound<'_, PyDict>) -> PyResult<String> {
+    /// Runs `op` and returns its answer as plain Python values. Blocks without the GIL;
+    /// Ctrl-C stops it.
+    fn call(&self, py: Python<'_>, op: &str, args: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
         let failure = CallbackError::default();
         let parsed = parse_op(op, args, &failure)?;
         let lane = parsed.lane();
@@ -413,7 +417,7 @@ impl Client {
         finish(py, result, &failure)
     }
 
-    /// Runs `op` on the SDK's runtime; returns an awaitable of its JSON text.
+    /// Runs `op` on the SDK's runtime; returns an awaitable of its answer.
     fn call_async<'py>(&self, py: Python<'py>, op: &str, args: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
         let failure = CallbackError::default();
         let parsed = parse_op(op, args, &failure)?;

@@ -21,7 +21,7 @@ Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Any]
 
 
 def _many(model: Any) -> Build:
-    return lambda rows: [model.from_dict(r) for r in rows]
+    return lambda rows: [model._from_core(r) for r in rows]
 
 
 def _none(_: Any) -> None:
@@ -37,7 +37,7 @@ def spaces_list() -> Op:
 
 
 def spaces_create(name: str) -> Op:
-    return "spaces.create", {"name": name}, Space.from_dict
+    return "spaces.create", {"name": name}, Space._from_core
 
 
 def folders_list(space_id: str, parent_id: Optional[str], trash: bool) -> Op:
@@ -45,23 +45,23 @@ def folders_list(space_id: str, parent_id: Optional[str], trash: bool) -> Op:
 
 
 def folders_create(name: str, space_id: str, parent_id: Optional[str]) -> Op:
-    return "folders.create", {"name": name, "space_id": space_id, "parent_id": parent_id}, Folder.from_dict
+    return "folders.create", {"name": name, "space_id": space_id, "parent_id": parent_id}, Folder._from_core
 
 
 def folders_rename(folder_id: str, name: str) -> Op:
-    return "folders.rename", {"folder_id": folder_id, "name": name}, Folder.from_dict
+    return "folders.rename", {"folder_id": folder_id, "name": name}, Folder._from_core
 
 
 def folders_move(folder_id: str, parent_id: Optional[str]) -> Op:
-    return "folders.move", {"folder_id": folder_id, "parent_id": parent_id}, Folder.from_dict
+    return "folders.move", {"folder_id": folder_id, "parent_id": parent_id}, Folder._from_core
 
 
 def folders_delete(folder_id: str) -> Op:
-    return "folders.delete", {"folder_id": folder_id}, Folder.from_dict
+    return "folders.delete", {"folder_id": folder_id}, Folder._from_core
 
 
 def folders_restore(folder_id: str) -> Op:
-    return "folders.restore", {"folder_id": folder_id}, Folder.from_dict
+    return "folders.restore", {"folder_id": folder_id}, Folder._from_core
 
 
 def files_list(space_id: str, folder_id: Optional[str], trash: bool, app: Optional[str]) -> Op:
@@ -70,27 +70,27 @@ def files_list(space_id: str, folder_id: Optional[str], trash: bool, app: Option
 
 
 def files_get(file_id: str) -> Op:
-    return "files.get", {"file_id": file_id}, File.from_dict
+    return "files.get", {"file_id": file_id}, File._from_core
 
 
 def files_resolve(client_key: str, app: Optional[str]) -> Op:
-    return "files.resolve", {"client_key": client_key, "app": app}, File.from_dict
+    return "files.resolve", {"client_key": client_key, "app": app}, File._from_core
 
 
 def files_rename(file_id: str, name: str) -> Op:
-    return "files.rename", {"file_id": file_id, "name": name}, File.from_dict
+    return "files.rename", {"file_id": file_id, "name": name}, File._from_core
 
 
 def files_move(file_id: str, folder_id: Optional[str]) -> Op:
-    return "files.move", {"file_id": file_id, "folder_id": folder_id}, File.from_dict
+    return "files.move", {"file_id": file_id, "folder_id": folder_id}, File._from_core
 
 
 def files_delete(file_id: str) -> Op:
-    return "files.delete", {"file_id": file_id}, File.from_dict
+    return "files.delete", {"file_id": file_id}, File._from_core
 
 
 def files_restore(file_id: str) -> Op:
-    return "files.restore", {"file_id": file_id}, File.from_dict
+    return "files.restore", {"file_id": file_id}, File._from_core
 
 
 def files_download_url(file_id: str) -> Op:
@@ -98,16 +98,16 @@ def files_download_url(file_id: str) -> Op:
 
 
 def files_public_url(file_id: str) -> Op:
-    return "files.public_url", {"file_id": file_id}, Link.from_dict
+    return "files.public_url", {"file_id": file_id}, Link._from_core
 
 
 def files_signed_url(file_id: str, expires_in_days: int, permission: str) -> Op:
     args = {"file_id": file_id, "expires_in_days": expires_in_days, "permission": permission}
-    return "files.signed_url", args, Link.from_dict
+    return "files.signed_url", args, Link._from_core
 
 
 def files_download(file_id: str, dest: Any, on_progress: Optional[Progress]) -> Op:
-    return "files.download", {"file_id": file_id, "dest": os.fspath(dest), "on_progress": on_progress}, File.from_dict
+    return "files.download", {"file_id": file_id, "dest": os.fspath(dest), "on_progress": on_progress}, File._from_core
 
 
 def shares_list(file_id: Optional[str], include_inactive: bool) -> Op:
@@ -119,12 +119,12 @@ def shares_revoke(share_id: str) -> Op:
 
 
 def quota_usage() -> Op:
-    return "quota.usage", {}, Quota.from_dict
+    return "quota.usage", {}, Quota._from_core
 
 
 def exchange_service_token(user_jwt: str, app: str, job_id: Optional[str], ttl_seconds: Optional[int]) -> Op:
     args = {"user_jwt": user_jwt, "app": app, "job_id": job_id, "ttl_seconds": ttl_seconds}
-    return "auth.exchange_service_token", args, DelegatedToken.from_dict
+    return "auth.exchange_service_token", args, DelegatedToken._from_core
 
 
 def _guess_type(name: str) -> str:
@@ -180,4 +180,4 @@ def upload(
         "client_key": client_key,
         "on_progress": on_progress,
     }
-    return "files.upload", args, File.from_dict
+    return "files.upload", args, File._from_core

@@ -12,7 +12,6 @@ multipart parts in parallel.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any, Dict, List, Optional, TypeVar
@@ -51,22 +50,22 @@ class _Base:
     def _run(self, op: str, args: Dict[str, Any], build: Any) -> Any:
         started = time.perf_counter()
         try:
-            text = self._client().call(op, args)
+            answer = self._client().call(op, args)
         except BaseException as e:
             _log_failure(op, started, e)
             raise
         logger.debug("%s took %.1f ms", op, (time.perf_counter() - started) * 1000)
-        return build(json.loads(text))
+        return build(answer)
 
     async def _arun(self, op: str, args: Dict[str, Any], build: Any) -> Any:
         started = time.perf_counter()
         try:
-            text = await self._client().call_async(op, args)
+            answer = await self._client().call_async(op, args)
         except BaseException as e:
             _log_failure(op, started, e)
             raise
         logger.debug("%s took %.1f ms", op, (time.perf_counter() - started) * 1000)
-        return build(json.loads(text))
+        return build(answer)
 
 
 def _make_core(
