@@ -180,12 +180,12 @@ impl Transport for ReqwestTransport {
             builder = builder.body(body);
         }
         Box::pin(async move {
-            let resp = builder
+            let mut resp = builder
                 .send()
                 .await
                 .map_err(convert)?;
             let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
+            let headers = std::mem::take(resp.headers_mut());
             let body = resp
                 .bytes_stream()
                 .map_err(convert)
