@@ -5,18 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-repo=$PWD
-cargo build --release -q -p fluidcloud-emulator
-bash tests/compat/ensure_venv.sh >/dev/null
-official=$repo/target/compat-venv/bin/python
-venv=$repo/target/py-bench-venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin==1.9.6
-fi
-PATH="$venv/bin:$PATH" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-  --no-build-isolation --no-deps --force-reinstall ./py
-ours=$venv/bin/python
+source bench/py_env.sh
 
 work=$(mktemp -d)
 pids=()
