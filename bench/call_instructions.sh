@@ -12,44 +12,34 @@ source bench/py_env.sh
 export PYTHONHASHSEED=0
 
 work=$(mktemp -d)
-emulator_pid=
-cleanup() { [ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null; rm -rf "$work"; }
+source bench/emulator.sh
+cleanup() { stop_emulators; rm -rf "$work"; }
 trap cleanup EXIT
 
-start_emulator() {  # [valgrind…]: sets base
-  : > "$work/emulator.out"
-  "$@" ./target/release/fluidcloud-emulator --listen 127.0.0.1:0 > "$work/emulator.out" &
-  emulator_pid=$!
-  until [ "$(wc -l < "$work/emulator.out")" -ge 2 ]; do sleep 0.05; done
-  base=$(sed -n 's/^FLUIDCLOUD_BASE_URL=//p' "$work/emulator.out")
-}
-stop_emulator() {
-  kill -INT "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
-}
 collected() {  # valgrind's log -> its instruction count
   sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$1"
 }
-key=fck_test_emulator
+callgrind=(valgrind --tool=callgrind --callgrind-out-file=/dev/null)
 
 client_instructions() {  # PYTHON CALLS
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$work/client.log" \
-    "$1" bench/py_bench.py get "$base" "$key" "$2" > /dev/null
+  "${callgrind[@]}" --log-file="$work/client.log" "$1" bench/py_bench.py get "$plain_base" "$plain_key" "$2" > /dev/null
   collected "$work/client.log"
 }
 emulator_instructions() {  # CALLS (made by ours)
-  start_emulator valgrind --tool=callgrind --callgrind-out-file=/dev/null --log-file="$work/emulator.log"
-  "$ours" bench/py_bench.py get "$base" "$key" "$1" > /dev/null
-  stop_emulator
+  emulator_wrapper=("${callgrind[@]}" --log-file="$work/emulator.log")
+  start_emulator counted
+  "$ours" bench/py_bench.py get "$counted_base" "$counted_key" "$1" > /dev/null
+  stop_emulator counted
   collected "$work/emulator.log"
 }
 per_call() {  # COUNT_100 COUNT_1100
   echo $(( ($2 - $1) / 1000 ))
 }
 
-start_emulator
+start_emulator plain
 official_100=$(client_instructions "$official" 100); official_1100=$(client_instructions "$official" 1100)
 ours_100=$(client_instructions "$ours" 100); ours_1100=$(client_instructions "$ours" 1100)
-stop_emulator
+stop_emulator plain
 emulator_100=$(emulator_instructions 100); emulator_1100=$(emulator_instructions 1100)
 
 echo "instructions per files.get (callgrind)"

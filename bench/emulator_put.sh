@@ -9,20 +9,16 @@ size_mib=${1:-1024}
 runs=${2:-3}
 cargo build --release -q -p fluidcloud-emulator
 work=$(mktemp -d)
-emu_pid=
-cleanup() { [ -n "$emu_pid" ] && kill "$emu_pid" 2>/dev/null; rm -rf "$work"; }
+source bench/emulator.sh
+cleanup() { stop_emulators; rm -rf "$work"; }
 trap cleanup EXIT
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/blob"
 sha=$(sha256sum "$work/blob" | cut -d' ' -f1)
 size=$(stat -c %s "$work/blob")
 
-coproc EMU { exec ./target/release/fluidcloud-emulator --listen 127.0.0.1:0 --multipart-threshold 1TiB; }
-emu_pid=$EMU_PID
-read -r base_line <&"${EMU[0]}"
-read -r key_line <&"${EMU[0]}"
-base=${base_line#FLUIDCLOUD_BASE_URL=}
-key=${key_line#FLUIDCLOUD_API_KEY=}
+start_emulator emu --multipart-threshold 1TiB
+base=$emu_base key=$emu_key
 api() { curl -sf -H "X-API-Key: $key" -H 'Content-Type: application/json' "$@"; }
 sync
 

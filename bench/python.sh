@@ -8,23 +8,15 @@ runs=${1:-3}
 source bench/py_env.sh
 
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+source bench/emulator.sh
+cleanup() { stop_emulators; rm -rf "$work"; }
 trap cleanup EXIT
 head -c $((1024 * 1024 * 1024)) /dev/urandom > "$work/big"
 head -c 99000000 /dev/urandom > "$work/single"
 
-start_emulator() {  # NAME FLAGS…
-  local name=$1; shift
-  : > "$work/$name.out"
-  ./target/release/fluidcloud-emulator --listen 127.0.0.1:0 "$@" > "$work/$name.out" &
-  pids+=($!)
-  until [ "$(wc -l < "$work/$name.out")" -ge 2 ]; do sleep 0.05; done
-  eval "${name}_base=$(sed -n 's/^FLUIDCLOUD_BASE_URL=//p' "$work/$name.out")"
-}
 start_emulator local
 start_emulator network --storage-bytes-per-sec 50000000 --storage-latency-ms 20
-key=fck_test_emulator
+key=$local_key
 
 # measure CLIENT BASE ARGS… -> appends one JSON line to $work/CLIENT-LABEL
 measure() {

@@ -18,26 +18,13 @@ esac
 cargo build --release -q -p fluidcloud-emulator -p fluidcloud --example bench_upload
 bench=./target/release/examples/bench_upload
 work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+source bench/emulator.sh
+cleanup() { stop_emulators; rm -rf "$work"; }
 trap cleanup EXIT
 
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom > "$work/blob"
 size=$(stat -c %s "$work/blob")
 
-# start_emulator NAME FLAGS… : sets NAME_base and NAME_key
-start_emulator() {
-  local name=$1; shift
-  : > "$work/$name.out"
-  ./target/release/fluidcloud-emulator --listen 127.0.0.1:0 "$@" > "$work/$name.out" &
-  pids+=($!)
-  until [ "$(wc -l < "$work/$name.out")" -ge 2 ]; do
-    kill -0 "${pids[-1]}" 2>/dev/null || { echo "emulator $name died" >&2; exit 1; }
-    sleep 0.05
-  done
-  eval "${name}_base=$(sed -n 's/^FLUIDCLOUD_BASE_URL=//p' "$work/$name.out")"
-  eval "${name}_key=$(sed -n 's/^FLUIDCLOUD_API_KEY=//p' "$work/$name.out")"
-}
 start_emulator sdk "${net[@]}"
 # The oracle needs a single PUT of the whole file, so its emulator never goes multipart.
 start_emulator oracle "${net[@]}" --multipart-threshold 1TiB
