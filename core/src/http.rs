@@ -189,6 +189,16 @@ pub(crate) async fn cancellable<T>(cancel: Option<&CancellationToken>, call: &st
     }
 }
 
+/// `Retry-After` in seconds; `None` for anything else (an HTTP date, a negative or absurd
+/// number), rather than trusting the server with a panic.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let seconds = value.trim().parse::<f64>().ok()?;
+    if seconds < 0.0 {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds).ok()
+}
+
 /// Exponential backoff from 0.5 s, doubling to 8 s, with jitter; `Retry-After` wins when the
 /// server sends one of at most 60 s.
 fn retry_delay(tries: u32, retry_after: Option<Duration>) -> Duration {
@@ -211,11 +221,7 @@ pub(crate) fn transport_error(call: &str, e: TransportError) -> Error {
 pub(crate) async fn status_error(call: &str, resp: HttpResponse) -> Error {
     let status = resp.status;
     let request_id = resp.header("x-request-id").map(str::to_string);
-    let retry_after = resp
-        .header("retry-after")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64);
+    let retry_after = resp.header("retry-after").and_then(parse_retry_after);
     let body = resp.bytes(ERROR_BODY_LIMIT).await.unwrap_or_default();
     Error::status(call, status, Detail::parse(&body), request_id, retry_after)
 }
@@ -230,6 +236,15 @@ mod tests {
         assert_eq!(segment("t", "id", "a b?c#d").unwrap(), "a%20b%3Fc%23d");
         assert_eq!(segment("t", "id", "").unwrap_err().kind(), ErrorKind::InvalidInput);
         assert_eq!(segment("t", "id", "..").unwrap_err().kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn retry_after_is_seconds_and_nothing_it_says_can_panic() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 1.5 "), Some(Duration::from_millis(1500)));
+        for unusable in ["1e300", "inf", "NaN", "-1", "Wed, 21 Oct 2026 07:28:00 GMT", ""] {
+            assert_eq!(parse_retry_after(unusable), None, "{unusable}");
+        }
     }
 
     #[test]
