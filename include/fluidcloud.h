@@ -91,7 +91,7 @@ typedef enum fc_status {
    */
   FC_ERR_CONNECT = 7,
   /**
-   * The request took longer than the client's timeout.
+   * The server made no progress for the client's timeout.
    */
   FC_ERR_TIMEOUT = 8,
   /**
@@ -424,7 +424,7 @@ const char *fc_version(void);
 /**
  * Creates options with the defaults: API key and base URL from `FLUIDCLOUD_API_KEY` /
  * `FLUIDCLOUD_BASE_URL` (base URL default `https://api-cloud.fluidvip.com`), API version
- * `v1`, timeout 300 s per request, connect timeout 10 s, 2 retries, 8 parts in flight,
+ * `v1`, timeout 300 s without progress, connect timeout 10 s, 2 retries, 8 parts in flight,
  * proxy from the environment, plain http only to loopback, and a 30 s wait for a pending
  * scan before `public` mints its link. On success `*out` owns a new builder.
  */
@@ -468,7 +468,9 @@ enum fc_status fc_client_options_set_user_agent(struct fc_client_options *option
 enum fc_status fc_client_options_set_proxy(struct fc_client_options *options, const char *proxy);
 
 /**
- * The timeout of each request, body included, in milliseconds.
+ * The longest wait for the server to make progress (take the next piece of a body, start
+ * its answer, send the next piece of it), in milliseconds; a slow transfer that keeps moving
+ * is not cut off.
  */
 enum fc_status fc_client_options_set_timeout_ms(struct fc_client_options *options,
                                                 uint64_t timeout_ms);

@@ -10,7 +10,11 @@ export interface ClientOptions {
   baseUrl?: string;
   /** Default `'v1'`. */
   apiVersion?: string;
-  /** Per request, body included, in milliseconds (default 300000). */
+  /**
+   * The longest wait for the server to make progress (take the next piece of a body, start
+   * its answer, send the next piece), in milliseconds (default 300000). A slow transfer that
+   * keeps moving is not cut off; use `signal` to bound a whole call.
+   */
   timeout?: number;
   /** Retries of a failed idempotent request (default 2). */
   maxRetries?: number;
@@ -246,7 +250,7 @@ export declare class NotFoundError extends ApiError {}
 export declare class ConflictError extends ApiError {}
 /** The connection could not be made, or broke. */
 export declare class ConnectionError extends FluidCloudError {}
-/** A request took longer than the `timeout` option. */
+/** The server made no progress for the `timeout` option. */
 export declare class TimeoutError extends ConnectionError {}
 /** Aborted through `signal`; `name` is `'AbortError'` and `cause` the signal's reason. */
 export declare class AbortError extends FluidCloudError {}

@@ -39,7 +39,7 @@ export interface ClientConfig {
   apiKey?: string
   baseUrl?: string
   apiVersion?: string
-  /** Per request, in milliseconds. */
+  /** The longest wait for progress, in milliseconds. */
   timeoutMs?: number
   maxRetries?: number
   concurrency?: number

@@ -26,7 +26,9 @@ pub struct ClientOptions {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
     pub api_version: String,
-    /// Per request, body included.
+    /// The longest wait for the server to make progress: to take the next piece of a request
+    /// body, to start its answer, to send the next piece of it. Not a cap on a whole transfer,
+    /// which may take as long as the link needs.
     pub timeout: Duration,
     pub connect_timeout: Duration,
     pub max_retries: u32,

@@ -23,7 +23,7 @@ pub enum ErrorKind {
     Api,
     /// The connection could not be made, or broke.
     Connect,
-    /// The request took longer than the configured timeout.
+    /// The server made no progress for the configured timeout.
     Timeout,
     /// The caller cancelled the operation.
     Cancelled,

@@ -2,12 +2,18 @@
 //! storage PUTs alike) through its own HTTP client. The default is reqwest with rustls.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::stream::BoxStream;
+use futures_util::stream::{self, BoxStream, Stream};
 use futures_util::{StreamExt, TryStreamExt};
+use tokio::time::{Instant, Sleep};
 
 pub use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 pub use reqwest::{Method, Url};
@@ -96,8 +102,14 @@ pub trait Transport: Send + Sync + 'static {
 }
 
 /// reqwest over rustls; honours `HTTPS_PROXY`/`NO_PROXY` unless told otherwise.
+///
+/// Its timeout bounds every wait for the other side to make progress, as httpx's and the
+/// sockets' timeouts do, not a whole exchange: the body being taken piece by piece, the
+/// response starting, each piece of the response body. A 100 MB upload or a large download
+/// over a slow link takes as long as it takes; one that stalls ends after the timeout.
 pub struct ReqwestTransport {
     client: reqwest::Client,
+    idle_timeout: Duration,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -112,9 +124,9 @@ pub enum Proxy {
 }
 
 impl ReqwestTransport {
+    /// `timeout`: the longest wait for progress (see the type's documentation).
     pub fn new(timeout: Duration, connect_timeout: Duration, proxy: &Proxy) -> Result<Self, TransportError> {
         let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
@@ -133,7 +145,7 @@ impl ReqwestTransport {
         let client = builder
             .build()
             .map_err(|e| TransportError { kind: TransportErrorKind::Connect, message: e.to_string() })?;
-        Ok(ReqwestTransport { client })
+        Ok(ReqwestTransport { client, idle_timeout: timeout })
     }
 }
 
@@ -163,12 +175,16 @@ fn convert(e: reqwest::Error) -> TransportError {
 
 impl Transport for ReqwestTransport {
     fn send(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+        let idle = self.idle_timeout;
         let mut headers = request.headers;
         let len = request.body.len();
+        let progress = Progress::new();
         let body = match request.body {
             RequestBody::Empty => None,
-            RequestBody::Bytes(b) => Some(reqwest::Body::from(b)),
-            RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(stream)),
+            RequestBody::Bytes(b) if b.len() <= BODY_PIECE => Some(reqwest::Body::from(b)),
+            // In pieces, so that a large body sent slowly shows its progress.
+            RequestBody::Bytes(b) => Some(reqwest::Body::wrap_stream(progress.watch(pieces(b)))),
+            RequestBody::Stream { stream, .. } => Some(reqwest::Body::wrap_stream(progress.watch(stream))),
         };
         // Always explicit: it keeps hyper from chunking a stream, and storage wants it even
         // for an empty PUT.
@@ -180,17 +196,148 @@ impl Transport for ReqwestTransport {
             builder = builder.body(body);
         }
         Box::pin(async move {
-            let mut resp = builder
-                .send()
-                .await
-                .map_err(convert)?;
+            let mut resp = progress.within(idle, builder.send()).await?.map_err(convert)?;
             let status = resp.status().as_u16();
             let headers = std::mem::take(resp.headers_mut());
-            let body = resp
-                .bytes_stream()
-                .map_err(convert)
-                .boxed();
+            let body = IdleTimeout::new(resp.bytes_stream().map_err(convert), idle).boxed();
             Ok(HttpResponse { status, headers, body })
         })
+    }
+}
+
+/// Request bodies larger than this are handed over in pieces of this size.
+const BODY_PIECE: usize = 256 * 1024;
+
+fn pieces(data: Bytes) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let count = data.len().div_ceil(BODY_PIECE);
+    stream::iter((0..count).map(move |i| Ok(data.slice(i * BODY_PIECE..((i + 1) * BODY_PIECE).min(data.len()))))).boxed()
+}
+
+fn timed_out(idle: Duration) -> TransportError {
+    TransportError { kind: TransportErrorKind::Timeout, message: format!("timed out: no progress for {idle:?}") }
+}
+
+/// When a request last made progress: it was sent, or the transport took a piece of its body.
+#[derive(Clone)]
+struct Progress(Arc<(Instant, AtomicU64)>);
+
+impl Progress {
+    fn new() -> Self {
+        Progress(Arc::new((Instant::now(), AtomicU64::new(0))))
+    }
+
+    fn touch(&self) {
+        let (start, nanos) = &*self.0;
+        nanos.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        let (start, nanos) = &*self.0;
+        *start + Duration::from_nanos(nanos.load(Ordering::Relaxed))
+    }
+
+    fn watch(&self, body: BoxStream<'static, std::io::Result<Bytes>>) -> BoxStream<'static, std::io::Result<Bytes>> {
+        let progress = self.clone();
+        body.inspect(move |_| progress.touch()).boxed()
+    }
+
+    /// `work`'s output, or a timeout once `idle` passed without progress. An `idle` too long to
+    /// add to a clock reading (`Duration::MAX`, say) waits for ever.
+    async fn within<T>(&self, idle: Duration, work: impl Future<Output = T>) -> Result<T, TransportError> {
+        tokio::pin!(work);
+        loop {
+            let Some(deadline) = self.last().checked_add(idle) else { return Ok(work.await) };
+            tokio::select! {
+                biased;
+                out = &mut work => return Ok(out),
+                () = tokio::time::sleep_until(deadline) => {
+                    if self.last().checked_add(idle).is_some_and(|d| d <= Instant::now()) {
+                        return Err(timed_out(idle));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A response body whose every piece must arrive within `idle` of the one before.
+struct IdleTimeout<S> {
+    inner: S,
+    idle: Duration,
+    /// `None` when `idle` is too long to set a timer for: no limit.
+    sleep: Option<Pin<Box<Sleep>>>,
+    ended: bool,
+}
+
+impl<S> IdleTimeout<S> {
+    fn new(inner: S, idle: Duration) -> Self {
+        let sleep = Instant::now().checked_add(idle).map(|deadline| Box::pin(tokio::time::sleep_until(deadline)));
+        IdleTimeout { inner, idle, sleep, ended: false }
+    }
+}
+
+impl<S: Stream<Item = Result<Bytes, TransportError>> + Unpin> Stream for IdleTimeout<S> {
+    type Item = Result<Bytes, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.inner.poll_next_unpin(cx) {
+            Poll::Ready(item) => {
+                let next_deadline = Instant::now().checked_add(self.idle);
+                if let (Some(sleep), Some(deadline)) = (self.sleep.as_mut(), next_deadline) {
+                    sleep.as_mut().reset(deadline);
+                }
+                self.ended = item.is_none();
+                Poll::Ready(item)
+            }
+            Poll::Pending => match self.sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+                Some(Poll::Ready(())) => {
+                    self.ended = true;
+                    Poll::Ready(Some(Err(timed_out(self.idle))))
+                }
+                _ => Poll::Pending,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_response_body_that_stops_coming_times_out() {
+        let stalled = stream::iter(vec![Ok(Bytes::from_static(b"first"))]).chain(stream::pending());
+        let mut body = IdleTimeout::new(stalled.boxed(), Duration::from_millis(50));
+        assert_eq!(body.next().await.unwrap().unwrap(), Bytes::from_static(b"first"));
+        let err = body.next().await.unwrap().unwrap_err();
+        assert_eq!(err.kind, TransportErrorKind::Timeout);
+        assert!(body.next().await.is_none(), "it ends after the timeout");
+    }
+
+    #[tokio::test]
+    async fn no_limit_is_a_duration_too_long_for_the_clock() {
+        let progress = Progress::new();
+        assert_eq!(progress.within(Duration::MAX, async { 7 }).await.unwrap(), 7);
+        let mut body = IdleTimeout::new(stream::iter(vec![Ok(Bytes::from_static(b"all"))]).boxed(), Duration::MAX);
+        assert_eq!(body.next().await.unwrap().unwrap(), Bytes::from_static(b"all"));
+        assert!(body.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn progress_keeps_a_slow_request_alive_and_its_absence_ends_it() {
+        let progress = Progress::new();
+        let ticking = progress.clone();
+        let slow = async move {
+            for _ in 0..8 {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                ticking.touch();
+            }
+        };
+        progress.within(Duration::from_millis(200), slow).await.expect("each step came within the limit");
+        let err = progress.within(Duration::from_millis(50), std::future::pending::<()>()).await.unwrap_err();
+        assert_eq!(err.kind, TransportErrorKind::Timeout);
     }
 }

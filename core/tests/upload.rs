@@ -374,6 +374,45 @@ async fn bad_sources_and_options_are_clear_errors() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
+/// The timeout bounds each wait for progress, as the official Python client's (httpx) does,
+/// not a whole transfer. With a 1 s timeout: an upload from a source that yields a piece
+/// every 250 ms for 2 s, and a 6 MB download served at 3 MB/s, both finish; a PUT whose
+/// answer does not come still times out.
+#[tokio::test]
+async fn the_timeout_ends_stalls_not_slow_transfers() {
+    use tokio::io::AsyncWriteExt;
+    let timeout = Duration::from_secs(1);
+    let emu = start_with(Config { storage_bytes_per_sec: 3_000_000, ..Config::default() }).await;
+    let impatient = fluidcloud::Client::new(emu.options().timeout(timeout).max_retries(0)).unwrap();
+    let space = emu.default_space().await;
+
+    let piece = data(100_000, 3);
+    let (mut source, reader) = tokio::io::duplex(64 * 1024);
+    let slow_source = tokio::spawn(async move {
+        for _ in 0..8 {
+            source.write_all(&piece).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    });
+    let started = Instant::now();
+    let source = UploadSource::async_reader(reader, 800_000);
+    let file = impatient.files().upload(source, UploadOptions::new(&space)).await.expect("an upload that keeps moving");
+    assert!(started.elapsed() > timeout, "the source held the upload past the timeout");
+    assert_eq!(file.size, Some(800_000));
+    slow_source.await.unwrap();
+
+    let bytes = data(6_000_000, 9);
+    let file = emu.client().files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(&space)).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(downloaded(&impatient, &file.id).await, bytes);
+    assert!(started.elapsed() > timeout, "the throttle held the download past the timeout");
+
+    emu.add_faults(json!([{"target": "storage_put", "times": 1, "action": "delay", "delay_ms": 3000}])).await;
+    let err = impatient.files().upload(UploadSource::bytes(data(1000, 1)), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(err.to_string().contains("no progress for 1s"), "{err}");
+}
+
 #[tokio::test]
 async fn download_resumes_after_a_broken_connection() {
     let emu = start_with(small()).await;

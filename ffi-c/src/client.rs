@@ -45,7 +45,7 @@ fn ms(v: u64) -> Duration {
 
 /// Creates options with the defaults: API key and base URL from `FLUIDCLOUD_API_KEY` /
 /// `FLUIDCLOUD_BASE_URL` (base URL default `https://api-cloud.fluidvip.com`), API version
-/// `v1`, timeout 300 s per request, connect timeout 10 s, 2 retries, 8 parts in flight,
+/// `v1`, timeout 300 s without progress, connect timeout 10 s, 2 retries, 8 parts in flight,
 /// proxy from the environment, plain http only to loopback, and a 30 s wait for a pending
 /// scan before `public` mints its link. On success `*out` owns a new builder.
 #[no_mangle]
@@ -136,7 +136,9 @@ pub unsafe extern "C" fn fc_client_options_set_proxy(options: *mut fc_client_opt
     }
 }
 
-/// The timeout of each request, body included, in milliseconds.
+/// The longest wait for the server to make progress (take the next piece of a body, start
+/// its answer, send the next piece of it), in milliseconds; a slow transfer that keeps moving
+/// is not cut off.
 #[no_mangle]
 pub unsafe extern "C" fn fc_client_options_set_timeout_ms(options: *mut fc_client_options, timeout_ms: u64) -> fc_status {
     unsafe { set_value("fc_client_options_set_timeout_ms", options, |o| o.timeout = ms(timeout_ms)) }

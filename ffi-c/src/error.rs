@@ -30,7 +30,7 @@ pub enum fc_status {
     FC_ERR_API = 6,
     /// The connection could not be made, or broke (transport error).
     FC_ERR_CONNECT = 7,
-    /// The request took longer than the client's timeout.
+    /// The server made no progress for the client's timeout.
     FC_ERR_TIMEOUT = 8,
     /// The call was cancelled through its `fc_cancel`.
     FC_ERR_CANCELLED = 9,

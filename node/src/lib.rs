@@ -262,7 +262,7 @@ pub struct ClientConfig {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
     pub api_version: Option<String>,
-    /// Per request, in milliseconds.
+    /// The longest wait for progress, in milliseconds.
     pub timeout_ms: Option<f64>,
     pub max_retries: Option<u32>,
     pub concurrency: Option<u32>,
@@ -286,7 +286,8 @@ pub fn open_client(config: ClientConfig) -> Either<NativeClient, String> {
         if !(ms.is_finite() && ms > 0.0) {
             return Either::B(invalid("client", "timeout must be a positive number of milliseconds"));
         }
-        options.timeout = Duration::from_secs_f64(ms / 1000.0);
+        // Longer than a Duration holds is no limit.
+        options.timeout = Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX);
     }
     if let Some(n) = config.max_retries {
         options.max_retries = n;
