@@ -363,28 +363,37 @@ fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result
     }
 }
 
+/// Seconds as a `Duration`; `None` is no limit, which the core takes as `Duration::MAX`.
+fn limit(name: &str, seconds: Option<f64>) -> PyResult<Duration> {
+    match seconds {
+        None => Ok(Duration::MAX),
+        // Longer than a Duration holds is no limit too.
+        Some(s) if s > 0.0 && !s.is_nan() => Ok(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)),
+        Some(s) => Err(PyValueError::new_err(format!("{name} must be a positive number of seconds or None, not {s}"))),
+    }
+}
+
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (api_key=None, *, base_url=None, api_version=None, timeout=300.0, max_retries=2, concurrency=8, http_client=None))]
+    #[pyo3(signature = (api_key=None, *, base_url=None, api_version=None, timeout=Some(300.0), connect_timeout=Some(10.0), max_retries=2, concurrency=8, http_client=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_key: Option<String>,
         base_url: Option<String>,
         api_version: Option<String>,
-        timeout: f64,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
         max_retries: u32,
         concurrency: usize,
         http_client: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(PyValueError::new_err(format!("timeout must be a positive number of seconds, not {timeout}")));
-        }
         let mut options = ClientOptions {
             api_key,
             base_url,
             api_version: api_version.unwrap_or_else(|| "v1".to_string()),
-            timeout: Duration::from_secs_f64(timeout),
+            timeout: limit("timeout", timeout)?,
+            connect_timeout: limit("connect_timeout", connect_timeout)?,
             max_retries,
             concurrency,
             user_agent: Some(USER_AGENT.to_string()),

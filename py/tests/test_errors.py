@@ -103,3 +103,32 @@ def test_local_failures_raise_what_the_official_client_raises(fc, space, tmp_pat
     with open(tmp_path / "t.txt", "w") as text:
         with pytest.raises(TypeError, match="binary"):
             fc.files.upload(text, space)
+
+
+def test_timeout_takes_what_the_official_clients_httpx_takes(emu):
+    import httpx
+
+    def quota(timeout, delay_ms=0):
+        if delay_ms:
+            emu.admin("POST", "/faults", json={"rules": [
+                {"target": "api", "path_contains": "/quota", "times": 1, "action": "delay", "delay_ms": delay_ms},
+            ]})
+        with fluidcloud.FluidCloud(emu.api_key, base_url=emu.base_url, timeout=timeout, max_retries=0) as fc:
+            return fc.quota.usage()
+
+    for accepted in (5, 5.0, httpx.Timeout(5.0), httpx.Timeout(None), (5.0, 5.0), (5.0, None, None, None)):
+        assert isinstance(quota(accepted), fluidcloud.Quota), accepted
+    # No limit: a slow answer is waited for.
+    assert isinstance(quota(None, delay_ms=1200), fluidcloud.Quota)
+    # A read limit shorter than the delay ends the wait, as it does in httpx.
+    for impatient in (0.3, httpx.Timeout(0.3), httpx.Timeout(5.0, read=0.3), (5.0, 0.3, 5.0, 5.0)):
+        with pytest.raises(fluidcloud.APITimeoutError):
+            quota(impatient, delay_ms=1200)
+        emu.admin("DELETE", "/faults")
+
+    for wrong_type in ("5", b"5", [5.0], True):
+        with pytest.raises(TypeError, match="timeout"):
+            fluidcloud.FluidCloud(emu.api_key, base_url=emu.base_url, timeout=wrong_type)
+    for wrong_value in (0, -1.0, float("nan"), (1.0,), (1.0, 2.0, 3.0, 4.0, 5.0)):
+        with pytest.raises(ValueError, match="timeout"):
+            fluidcloud.FluidCloud(emu.api_key, base_url=emu.base_url, timeout=wrong_value)

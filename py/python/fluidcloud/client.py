@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional, TypeVar
+from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
 from . import _core, _ops
 from ._ops import Progress, Source
@@ -68,11 +68,44 @@ class _Base:
         return build(answer)
 
 
+#: How long connecting may take when ``timeout`` is one number (and not less than it).
+_CONNECT_TIMEOUT = 10.0
+
+
+def _seconds(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
+    return float(value)
+
+
+def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
+    """``timeout`` in the forms the official client's httpx takes: seconds, ``None`` for no
+    limit, an ``httpx.Timeout`` or a ``(connect, read[, write[, pool]])`` tuple. Returns the
+    longest wait for the server to make progress and the connect timeout (``None``: no limit).
+    """
+    if timeout is None:
+        return None, None
+    if isinstance(timeout, tuple):
+        if not 2 <= len(timeout) <= 4:
+            raise ValueError(f"a timeout tuple is (connect, read[, write[, pool]]), not {len(timeout)} values")
+        connect, read = timeout[0], timeout[1]
+        write = timeout[2] if len(timeout) > 2 else None
+    elif all(hasattr(timeout, field) for field in ("connect", "read", "write", "pool")):
+        connect, read, write = timeout.connect, timeout.read, timeout.write
+    else:
+        seconds = _seconds("timeout", timeout)
+        return seconds, min(seconds, _CONNECT_TIMEOUT)
+    # One limit stands for httpx's read and write ones: the shorter, so that no wait lasts
+    # longer than the caller allowed for it.
+    waits = [_seconds(name, v) for name, v in (("timeout.read", read), ("timeout.write", write)) if v is not None]
+    return (min(waits) if waits else None), (None if connect is None else _seconds("timeout.connect", connect))
+
+
 def _make_core(
     api_key: Optional[str],
     base_url: Optional[str],
     api_version: str,
-    timeout: float,
+    timeout: Any,
     http_client: Any,
     max_retries: int,
     concurrency: int,
@@ -81,11 +114,13 @@ def _make_core(
         raise TypeError(f"api_key must be str, not {type(api_key).__name__}")
     if api_key == "":
         raise ValueError("api_key is required")
+    progress_timeout, connect_timeout = _timeouts(timeout)
     return _core.Client(
         api_key,
         base_url=base_url,
         api_version=api_version,
-        timeout=float(timeout),
+        timeout=progress_timeout,
+        connect_timeout=connect_timeout,
         max_retries=max_retries,
         concurrency=concurrency,
         http_client=http_client,
@@ -100,7 +135,10 @@ class FluidCloud(_Base):
             bearer token. Default: ``FLUIDCLOUD_API_KEY``.
         base_url: API origin. Default: ``FLUIDCLOUD_BASE_URL``, else production.
         api_version: API version segment (``"v1"``).
-        timeout: Per-request timeout in seconds.
+        timeout: Seconds to wait for the server to make progress (take the next piece of an
+            upload, start its answer, send the next piece of a download); a slow transfer
+            that keeps moving is not cut off. ``None`` for no limit; an ``httpx.Timeout`` or a
+            ``(connect, read, write, pool)`` tuple also works, as with the official client.
         http_client: An ``httpx.Client`` to send every request through (API and storage),
             e.g. one built on ``httpx.MockTransport`` in tests.
         max_retries: Retries of failed requests that are safe to repeat.
