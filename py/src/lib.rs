@@ -21,10 +21,12 @@ use fluidcloud::transport::{
 use fluidcloud::{CancellationToken, ClientOptions, ErrorKind, UploadSource};
 use futures_util::future::BoxFuture;
 use futures_util::{stream, StreamExt};
-use pyo3::exceptions::{PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError, PyTypeError, PyUnicodeEncodeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 
 const USER_AGENT: &str = concat!("fluidcloud-python/", env!("CARGO_PKG_VERSION"));
 /// How often a blocking call looks for Ctrl-C while it waits.
@@ -49,11 +51,24 @@ impl<'py> Args<'_, 'py> {
         PyTypeError::new_err(format!("{}: {key} must be {want}, not {type_name}", self.op))
     }
 
+    /// A str that is not UTF-8 (it holds lone surrogates) fails as the official client's
+    /// `json` step fails on it, with `UnicodeEncodeError`, here naming the argument.
+    fn text_error(&self, key: &str, v: &Bound<'py, PyAny>, e: PyErr) -> PyErr {
+        let py = v.py();
+        if !(v.is_instance_of::<PyString>() && e.is_instance_of::<PyUnicodeEncodeError>(py)) {
+            return self.type_error(key, "str", v);
+        }
+        let where_ = |field: &str| e.value(py).getattr(field).and_then(|n| n.extract::<usize>()).unwrap_or(0);
+        let reason = format!("{}: {key} is not valid UTF-8 text (surrogates not allowed)", self.op);
+        PyUnicodeEncodeError::new_err(("utf-8", v.clone().unbind(), where_("start"), where_("end"), reason))
+    }
+
     fn path(&self, key: &str) -> PyResult<PathBuf> {
         let v = self.item(key)?.ok_or_else(|| PyTypeError::new_err(format!("{}: {key} is required", self.op)))?;
-        // os.fspath() gives str, or bytes for paths that are not UTF-8.
-        if let Ok(s) = v.extract::<String>() {
-            return Ok(PathBuf::from(s));
+        // os.fspath() gives str, with lone surrogates for bytes that are not UTF-8 (pyo3
+        // encodes it back as the file system does), or bytes.
+        if v.is_instance_of::<PyString>() {
+            return v.extract::<PathBuf>();
         }
         if let Ok(b) = v.cast::<PyBytes>() {
             use std::os::unix::ffi::OsStrExt;
@@ -69,7 +84,7 @@ impl ops::Args for Args<'_, '_> {
     fn opt_str(&self, key: &str) -> PyResult<Option<String>> {
         match self.item(key)? {
             None => Ok(None),
-            Some(v) => v.extract::<String>().map(Some).map_err(|_| self.type_error(key, "str", &v)),
+            Some(v) => v.extract::<String>().map(Some).map_err(|e| self.text_error(key, &v, e)),
         }
     }
 

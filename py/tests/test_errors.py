@@ -132,3 +132,21 @@ def test_timeout_takes_what_the_official_clients_httpx_takes(emu):
     for wrong_value in (0, -1.0, float("nan"), (1.0,), (1.0, 2.0, 3.0, 4.0, 5.0)):
         with pytest.raises(ValueError, match="timeout"):
             fluidcloud.FluidCloud(emu.api_key, base_url=emu.base_url, timeout=wrong_value)
+
+
+def test_file_names_that_are_not_utf8(fc, space, tmp_path):
+    import hashlib
+    import os
+
+    raw = os.path.join(os.fsencode(str(tmp_path)), b"caf\xe9.txt")  # Latin-1, as old systems wrote
+    with open(raw, "wb") as f:
+        f.write(b"latin-1 name")
+    path = os.fsdecode(raw)  # what os.listdir() gives: lone surrogates for the stray bytes
+    stored = fc.files.upload(path, space, name="cafe.txt")
+    assert (stored.original_name, stored.size) == ("cafe.txt", 12)
+    assert stored.sha256 == hashlib.sha256(b"latin-1 name").hexdigest()
+    with pytest.raises(ValueError, match="not UTF-8; pass name"):
+        fc.files.upload(path, space)
+    # The official client fails on such a name with UnicodeEncodeError as well.
+    with pytest.raises(UnicodeEncodeError, match="name is not valid UTF-8"):
+        fc.files.upload(b"x", space, name="caf\udce9.txt")

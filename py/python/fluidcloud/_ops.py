@@ -127,6 +127,15 @@ def exchange_service_token(user_jwt: str, app: str, job_id: Optional[str], ttl_s
     return "auth.exchange_service_token", args, DelegatedToken._from_core
 
 
+def _is_utf8(text: str) -> bool:
+    """False for names os.fsdecode made of bytes that are not UTF-8 (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _guess_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
@@ -152,7 +161,7 @@ def upload(
         kind, source = "path", os.fspath(file)
         if name is None:
             base = os.path.basename(source)
-            name = base if isinstance(base, str) else None  # non-UTF-8: the core explains
+            name = base if isinstance(base, str) and _is_utf8(base) else None  # else the core explains
     elif hasattr(file, "read"):
         if isinstance(file, io.TextIOBase):
             raise TypeError("file must be opened in binary mode ('rb'), not text mode")
