@@ -7,7 +7,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use fluidcloud::transport::Method;
-use fluidcloud::{Client, ClientOptions, Detail, Error, ErrorKind, Permission};
+use fluidcloud::{Client, ClientOptions, Detail, Error, ErrorKind, Permission, UploadOptions, UploadSource};
 use serde_json::{json, Value};
 use support::*;
 
@@ -902,6 +902,19 @@ async fn get_reset_is_retried() {
     assert!(emu.faults_left().await.is_empty(), "the rule was used");
     assert_eq!(rec.count(), 2, "one reset, one retry");
     assert!(rec.requests().iter().all(|r| r.method == Method::GET && r.path() == "/api/v1/spaces"));
+}
+
+/// `Duration::MAX` (what the bindings pass for "no limit") is too long to add to a clock
+/// reading: it must mean waiting, not a panic or an instant timeout.
+#[tokio::test]
+async fn timeouts_too_long_for_the_clock_mean_no_limit() {
+    let emu = start().await;
+    let client = Client::new(emu.options().timeout(Duration::MAX).connect_timeout(Duration::MAX)).unwrap();
+    emu.add_faults(json!([{ "target": "api", "path_contains": "/quota", "times": 1, "action": "delay", "delay_ms": 300 }])).await;
+    client.quota().usage().await.expect("the delayed answer is waited for");
+    let space = client.spaces().list().await.unwrap()[0].id.clone();
+    let file = client.files().upload(UploadSource::bytes(vec![5u8; 300_000]), UploadOptions::new(&space)).await.unwrap();
+    assert_eq!(file.size, Some(300_000));
 }
 
 #[tokio::test]
