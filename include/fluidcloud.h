@@ -470,13 +470,13 @@ enum fc_status fc_client_options_set_proxy(struct fc_client_options *options, co
 /**
  * The longest wait for the server to make progress (take the next piece of a body, start
  * its answer, send the next piece of it), in milliseconds; a slow transfer that keeps moving
- * is not cut off.
+ * is not cut off. 0: no limit.
  */
 enum fc_status fc_client_options_set_timeout_ms(struct fc_client_options *options,
                                                 uint64_t timeout_ms);
 
 /**
- * The timeout to open a connection, in milliseconds.
+ * The timeout to open a connection, in milliseconds. 0: no limit.
  */
 enum fc_status fc_client_options_set_connect_timeout_ms(struct fc_client_options *options,
                                                         uint64_t timeout_ms);

@@ -39,8 +39,9 @@ pub const FC_PERMISSION_VIEW: fc_permission = 0;
 /// Served as an attachment.
 pub const FC_PERMISSION_DOWNLOAD: fc_permission = 1;
 
-fn ms(v: u64) -> Duration {
-    Duration::from_millis(v)
+/// A timeout in milliseconds where 0 is no limit, as in libcurl.
+fn limit_ms(v: u64) -> Duration {
+    if v == 0 { Duration::MAX } else { Duration::from_millis(v) }
 }
 
 /// Creates options with the defaults: API key and base URL from `FLUIDCLOUD_API_KEY` /
@@ -138,16 +139,16 @@ pub unsafe extern "C" fn fc_client_options_set_proxy(options: *mut fc_client_opt
 
 /// The longest wait for the server to make progress (take the next piece of a body, start
 /// its answer, send the next piece of it), in milliseconds; a slow transfer that keeps moving
-/// is not cut off.
+/// is not cut off. 0: no limit.
 #[no_mangle]
 pub unsafe extern "C" fn fc_client_options_set_timeout_ms(options: *mut fc_client_options, timeout_ms: u64) -> fc_status {
-    unsafe { set_value("fc_client_options_set_timeout_ms", options, |o| o.timeout = ms(timeout_ms)) }
+    unsafe { set_value("fc_client_options_set_timeout_ms", options, |o| o.timeout = limit_ms(timeout_ms)) }
 }
 
-/// The timeout to open a connection, in milliseconds.
+/// The timeout to open a connection, in milliseconds. 0: no limit.
 #[no_mangle]
 pub unsafe extern "C" fn fc_client_options_set_connect_timeout_ms(options: *mut fc_client_options, timeout_ms: u64) -> fc_status {
-    unsafe { set_value("fc_client_options_set_connect_timeout_ms", options, |o| o.connect_timeout = ms(timeout_ms)) }
+    unsafe { set_value("fc_client_options_set_connect_timeout_ms", options, |o| o.connect_timeout = limit_ms(timeout_ms)) }
 }
 
 /// How many times a failed request that may succeed again is retried (0: never).
@@ -173,7 +174,7 @@ pub unsafe extern "C" fn fc_client_options_set_allow_insecure_http(options: *mut
 /// milliseconds.
 #[no_mangle]
 pub unsafe extern "C" fn fc_client_options_set_public_link_wait_ms(options: *mut fc_client_options, wait_ms: u64) -> fc_status {
-    unsafe { set_value("fc_client_options_set_public_link_wait_ms", options, |o| o.public_link_wait = ms(wait_ms)) }
+    unsafe { set_value("fc_client_options_set_public_link_wait_ms", options, |o| o.public_link_wait = Duration::from_millis(wait_ms)) }
 }
 
 /// Builds a client. `options` may be NULL for all defaults (key and URL from the

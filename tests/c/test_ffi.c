@@ -511,6 +511,19 @@ static void test_client_options_and_construction(void) {
     CHECK(spaces->len >= 1);
     fc_space_list_free(spaces);
 
+    /* 0 is no limit, as in libcurl, not a timeout that has always passed */
+    fc_client *patient = NULL;
+    CHECK(fc_client_options_set_timeout_ms(o, 0) == FC_OK);
+    CHECK(fc_client_options_set_connect_timeout_ms(o, 0) == FC_OK);
+    REQUIRE_OK(fc_client_new(o, &patient, ERR));
+    spaces = NULL;
+    REQUIRE_OK(fc_spaces_list(patient, &spaces, ERR));
+    CHECK(spaces->len >= 1);
+    fc_space_list_free(spaces);
+    fc_client_free(patient);
+    CHECK(fc_client_options_set_timeout_ms(o, 60000) == FC_OK);
+    CHECK(fc_client_options_set_connect_timeout_ms(o, 5000) == FC_OK);
+
     /* the core refuses bad options: FC_ERR_INVALID_ARGUMENT with a message */
     fc_client *bad = SENT(fc_client);
     CHECK(fc_client_options_set_concurrency(o, 0) == FC_OK);
