@@ -53,7 +53,7 @@ class ConflictError extends ApiError {}
 
 /** The connection could not be made, or broke. */
 class ConnectionError extends FluidCloudError {}
-/** A request took longer than the `timeout` option. */
+/** The server made no progress for the `timeout` option. */
 class TimeoutError extends ConnectionError {}
 /** The call was aborted through its `signal` (`name` is 'AbortError'). */
 class AbortError extends FluidCloudError {}
