@@ -166,6 +166,14 @@ fn env_nonempty(name: &str) -> Option<String> {
 
 /// Whether a credential may be sent to `url`: https anywhere, plain http only to loopback.
 fn check_origin(url: &reqwest::Url, allow_insecure_http: bool) -> Result<()> {
+    if !url.username().is_empty() || url.password().is_some() {
+        // reqwest would send them as Basic auth beside the key; and they would show in
+        // `base_url()`, `Debug` and `repr`.
+        return Err(Error::invalid("client", "base_url must not hold a user name or password: the API key authenticates"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::invalid("client", "base_url must not have a query or fragment: API paths are appended to it"));
+    }
     match url.scheme() {
         "https" => Ok(()),
         "http" => {
@@ -207,8 +215,11 @@ impl Client {
             .or_else(|| env_nonempty(ENV_BASE_URL))
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
         let base_url = base_url.trim_end_matches('/').to_string();
-        let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|e| Error::invalid("client", format!("base_url '{base_url}' is not a URL: {e}")))?;
+        let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+            // Quoted back unless it may hold a password.
+            let shown = if base_url.contains('@') { String::new() } else { format!(" '{base_url}'") };
+            Error::invalid("client", format!("base_url{shown} is not a URL: {e}"))
+        })?;
         check_origin(&parsed, options.allow_insecure_http)?;
         if options.api_version.is_empty() || options.api_version.contains('/') {
             return Err(Error::invalid("client", "api_version must be one path segment, e.g. 'v1'"));

@@ -967,6 +967,23 @@ async fn patch_reset_is_retried() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
+async fn base_urls_with_credentials_a_query_or_a_fragment_are_refused() {
+    let key = "fck_test_secret_key_for_security";
+    for (base_url, says) in [
+        ("https://user:hunter2@api.example.com", "user name or password"),
+        ("https://user@api.example.com", "user name or password"),
+        ("https://api.example.com/?tenant=1", "query or fragment"),
+        ("https://api.example.com/#top", "query or fragment"),
+        ("https://user:hunter2@[bad", "is not a URL"),
+    ] {
+        let err = Client::new(ClientOptions::new().api_key(key).base_url(base_url)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{base_url}");
+        assert!(err.to_string().contains(says), "{base_url}: {err}");
+        assert_display(&err, "client", &[key, "hunter2"]);
+    }
+}
+
+#[tokio::test]
 async fn plain_http_only_to_loopback_unless_allowed() {
     let key = "fck_test_secret_key_for_security";
     let err = Client::new(ClientOptions::new().api_key(key).base_url("http://example.com")).unwrap_err();
