@@ -150,3 +150,21 @@ def test_file_names_that_are_not_utf8(fc, space, tmp_path):
     # The official client fails on such a name with UnicodeEncodeError as well.
     with pytest.raises(UnicodeEncodeError, match="name is not valid UTF-8"):
         fc.files.upload(b"x", space, name="caf\udce9.txt")
+
+
+def test_bad_client_options_are_clear_errors(emu):
+    def build(**options):
+        return fluidcloud.FluidCloud(emu.api_key, base_url=options.pop("base_url", emu.base_url), **options)
+
+    for options, error, says in [
+        ({"max_retries": -1}, ValueError, "max_retries must be at least 0"),
+        ({"max_retries": True}, TypeError, "max_retries must be int"),
+        ({"concurrency": 0}, ValueError, "concurrency must be at least 1"),
+        ({"concurrency": "2"}, TypeError, "concurrency must be int"),
+        ({"base_url": "https://user:hunter2@api.example.com"}, ValueError, "user name or password"),
+        ({"base_url": "https://api.example.com/?tenant=1"}, ValueError, "query or fragment"),
+    ]:
+        with pytest.raises(error, match=says) as e:
+            build(**options)
+        assert "hunter2" not in str(e.value)
+    assert build(max_retries=0, concurrency=1).spaces.list()

@@ -101,6 +101,14 @@ def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
     return (min(waits) if waits else None), (None if connect is None else _seconds("timeout.connect", connect))
 
 
+def _count(name: str, value: Any, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be int, not {type(value).__name__}")
+    if value < least:
+        raise ValueError(f"{name} must be at least {least}, not {value}")
+    return value
+
+
 def _make_core(
     api_key: Optional[str],
     base_url: Optional[str],
@@ -121,8 +129,8 @@ def _make_core(
         api_version=api_version,
         timeout=progress_timeout,
         connect_timeout=connect_timeout,
-        max_retries=max_retries,
-        concurrency=concurrency,
+        max_retries=_count("max_retries", max_retries, 0),
+        concurrency=_count("concurrency", concurrency, 1),
         http_client=http_client,
     )
 
