@@ -37,7 +37,7 @@ impl std::fmt::Debug for DownloadOptions {
 fn partial_path(dest: &Path) -> Result<PathBuf> {
     let name = dest
         .file_name()
-        .ok_or_else(|| Error::invalid(CALL, format!("{} is not a file path", dest.display())))?;
+        .ok_or_else(|| Error::invalid(CALL, format!("'{}' is not a file path", dest.display())))?;
     let mut partial = name.to_os_string();
     partial.push(format!(".fcpart-{}", std::process::id()));
     Ok(dest.with_file_name(partial))
@@ -48,6 +48,11 @@ impl Files<'_> {
     pub async fn download(&self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
         let dest = dest.as_ref().to_path_buf();
         let partial = partial_path(&dest)?;
+        // Found now rather than when the bytes are all in and the rename fails.
+        if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
+            let e = std::io::Error::from(std::io::ErrorKind::IsADirectory);
+            return Err(Error::io(CALL, format!("cannot download to {}", dest.display()), e));
+        }
         let cancel = options.cancel.clone().unwrap_or_default();
         let result = cancellable(Some(&cancel), CALL, self.download_to(file_id, &partial, &options, &cancel)).await;
         match result {

@@ -456,18 +456,37 @@ async fn download_of_corrupted_bytes_is_an_integrity_error_and_leaves_no_file() 
 }
 
 #[tokio::test]
+async fn a_download_to_a_folder_fails_before_any_byte_moves() {
+    let emu = start().await;
+    let (client, recorder) = emu.recorded_client();
+    let space = emu.default_space().await;
+    let file = client.files().upload(UploadSource::bytes(data(100, 1)), UploadOptions::new(&space)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    recorder.clear();
+    let err = client.files().download(&file.id, dir.path(), DownloadOptions::default()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.to_string().contains("is a directory"), "{err}");
+    assert_eq!(recorder.count(), 0, "nothing was asked of the server");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
+}
+
+#[tokio::test]
 async fn a_download_that_cannot_be_moved_into_place_leaves_nothing_behind() {
     let emu = start().await;
     let client = emu.client();
     let space = emu.default_space().await;
     let file = client.files().upload(UploadSource::bytes(data(100, 1)), UploadOptions::new(&space)).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    // A folder where the file should go: the final rename fails.
+    // A folder appears where the file should go while it downloads: the final rename fails.
     let dest = dir.path().join("taken");
-    std::fs::create_dir(dest.join("inside").parent().unwrap()).unwrap();
-    std::fs::create_dir(dest.join("inside")).unwrap();
-    let err = client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap_err();
+    let in_the_way = dest.join("inside");
+    let progress: fluidcloud::Progress = Arc::new(move |_, _| {
+        let _ = std::fs::create_dir_all(&in_the_way);
+    });
+    let options = DownloadOptions { progress: Some(progress), cancel: None };
+    let err = client.files().download(&file.id, &dest, options).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.to_string().contains("cannot move the download"), "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("taken")], "no part file left behind");
 }
