@@ -185,7 +185,14 @@ async fn open(source: UploadSource) -> Result<(Opened, u64)> {
                 let file = std::fs::File::open(&p)?;
                 let meta = file.metadata()?;
                 if meta.is_dir() {
-                    return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "is a directory"));
+                    return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"));
+                }
+                if !meta.is_file() {
+                    // Its size is not known before it ends, and it cannot be read twice.
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "is not a regular file (a pipe or a device): pass a reader and its size",
+                    ));
                 }
                 Ok((file, meta.len()))
             })

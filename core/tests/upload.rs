@@ -356,6 +356,10 @@ async fn bad_sources_and_options_are_clear_errors() {
     let err = client.files().upload(UploadSource::path(dir.path()), UploadOptions::new(&space)).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "a directory: {err}");
 
+    let err = client.files().upload(UploadSource::path("/dev/null"), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Io, "a device: {err}");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+
     let err = client.files().upload(UploadSource::bytes(b"x".to_vec()), UploadOptions::new("")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
 

@@ -211,7 +211,6 @@ fn build_py_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
                 Some(std::io::ErrorKind::NotFound) => PyFileNotFoundError::new_err(message),
                 Some(std::io::ErrorKind::PermissionDenied) => PyPermissionError::new_err(message),
                 Some(std::io::ErrorKind::IsADirectory) => PyIsADirectoryError::new_err(message),
-                Some(std::io::ErrorKind::InvalidInput) if message.contains("directory") => PyIsADirectoryError::new_err(message),
                 _ => PyOSError::new_err(message),
             });
         }

@@ -92,6 +92,12 @@ def test_local_failures_raise_what_the_official_client_raises(fc, space, tmp_pat
         fc.files.upload(str(tmp_path / "missing.bin"), space)
     with pytest.raises(TypeError):
         fc.files.upload(12345, space)  # type: ignore[arg-type]
+    with pytest.raises(IsADirectoryError):
+        fc.files.upload(str(tmp_path), space)
+    with pytest.raises(OSError, match="not a regular file"):
+        fc.files.upload("/dev/null", space)
+    with pytest.raises(IsADirectoryError):
+        fc.files.download(fc.files.upload(b"x", space).id, tmp_path)
     with pytest.raises(TypeError):
         fc.files.get(42)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
