@@ -134,6 +134,8 @@ function checkString(call, what, value, { optional = false, nullable = false } =
   if (value === undefined && optional) return undefined;
   if (value === null && (optional || nullable)) return null;
   if (typeof value !== 'string') throw invalid(call, `${what} must be a string`);
+  // A lone surrogate has no UTF-8 form: said here, not as unparsable arguments in the core.
+  if (!value.isWellFormed()) throw invalid(call, `${what} holds a lone surrogate, which is not text`);
   return value;
 }
 

@@ -157,7 +157,8 @@ fn progress_of(tsfn: &Option<Arc<ProgressFn>>) -> Option<fluidcloud::Progress> {
 fn parse_op(op: &str, args: &str, extras: &mut Extras) -> std::result::Result<Op, String> {
     let map = match serde_json::from_str::<Value>(args) {
         Ok(Value::Object(map)) => map,
-        _ => return Err(invalid(op, "the arguments must be a JSON object")),
+        Ok(_) => return Err(invalid(op, "the arguments must be a JSON object")),
+        Err(e) => return Err(invalid(op, &format!("the arguments are not valid JSON: {e}"))),
     };
     let a = Args { op, map };
     if let Some(parsed) = Op::parse(op, &a)? {

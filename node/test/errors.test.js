@@ -182,6 +182,10 @@ test('InvalidInputError: bad arguments and options, no key', async () => {
   await assert.rejects(fc.files.upload(Buffer.from('ab'), { spaceId, size: 3 }), InvalidInputError);
   await assert.rejects(fc.files.signedUrl('x', { permission: 'edit' }), InvalidInputError);
   await assert.rejects(fc.folders.move('x'), InvalidInputError);
+  await assert.rejects(fc.files.upload(Buffer.from('x'), { spaceId, name: 'a\uD800.txt' }), (e) =>
+    e instanceof InvalidInputError && /name holds a lone surrogate/.test(e.message));
+  assert.throws(() => new FluidCloud({ apiKey: 'k', baseUrl: 'https://u:hunter2@api.example.com' }), (e) =>
+    e instanceof InvalidInputError && /user name or password/.test(e.message) && !e.message.includes('hunter2'));
 });
 
 test('FileSystemError: a missing path, with its code', async () => {
@@ -192,6 +196,9 @@ test('FileSystemError: a missing path, with its code', async () => {
     assert.equal(e.kind, 'io');
     return true;
   });
+  await assert.rejects(fc.files.upload(os.tmpdir(), { spaceId }), (e) => e instanceof FileSystemError && e.code === 'EISDIR');
+  await assert.rejects(fc.files.upload('/dev/null', { spaceId }), (e) =>
+    e instanceof FileSystemError && /not a regular file/.test(e.message));
   await assert.rejects(fc.files.upload(os.tmpdir(), { spaceId }), FileSystemError);
 });
 
