@@ -121,11 +121,17 @@ async fn reset(State(state): S) -> ApiResult<Response> {
     Ok(ok_json(StatusCode::OK, json!({ "reset": true })))
 }
 
+/// Far enough for any expiry a test may want to pass.
+const MAX_ADVANCE_SECONDS: i64 = 100 * 365 * 86_400;
+
 async fn clock(State(state): S, body: Bytes) -> ApiResult<Response> {
     let mut input = Input::body(&body)?;
     let seconds = input.int("advance_seconds", Need::Required);
     if seconds.is_some_and(|s| s < 0) {
         input.fail("advance_seconds", "the clock only moves forward");
+    }
+    if seconds.is_some_and(|s| s > MAX_ADVANCE_SECONDS) {
+        input.fail("advance_seconds", &format!("the clock moves at most {MAX_ADVANCE_SECONDS} seconds (100 years) at a time"));
     }
     input.finish()?;
     state.advance_clock(seconds.unwrap_or(0));

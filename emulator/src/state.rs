@@ -13,6 +13,10 @@ use crate::faults::FaultRule;
 use crate::spare::SpareFiles;
 use crate::{db, Config, StartError};
 
+/// The furthest `/_emulator/clock` moves the clock from wall time: dates keep the four-digit
+/// years of RFC 3339 with any expiry added on top.
+const MAX_CLOCK_OFFSET_MS: i64 = 7_000 * 365 * 86_400 * 1000;
+
 pub(crate) struct AppState {
     pub cfg: Config,
     /// The origin that URLs are minted for when a request carries no `Host`.
@@ -70,8 +74,11 @@ impl AppState {
         iso(self.now())
     }
 
+    /// Stops at `MAX_CLOCK_OFFSET_MS` however many steps ask for more.
     pub fn advance_clock(&self, seconds: i64) {
-        self.clock_offset_ms.fetch_add(seconds.saturating_mul(1000), Ordering::SeqCst);
+        let step = seconds.saturating_mul(1000);
+        let moved = |ms: i64| Some(ms.saturating_add(step).min(MAX_CLOCK_OFFSET_MS));
+        let _ = self.clock_offset_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, moved);
     }
 
     pub fn reset_clock(&self) {

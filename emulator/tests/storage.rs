@@ -1417,6 +1417,21 @@ async fn admin_clock_moves_time() {
     let space = expect_json(emu.post("/spaces", json!({"name": "Later"})).await, StatusCode::CREATED).await;
     let created = chrono::DateTime::parse_from_rfc3339(space["created_at"].as_str().unwrap()).unwrap().with_timezone(&chrono::Utc);
     assert!(created >= now2 - chrono::Duration::seconds(5), "created_at {created} uses the emulator clock ({now2})");
+
+    // A leap past what a date can hold is refused, and the clock keeps working.
+    let refused = emu.admin(Method::POST, "/clock", Some(json!({"advance_seconds": i64::MAX}))).await;
+    let body = expect_json(refused, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(body.to_string().contains("at most"), "{body}");
+    expect_json(emu.post("/spaces", json!({"name": "Still"})).await, StatusCode::CREATED).await;
+    // Steps that add up to more stop 7,000 years ahead, where dates keep four-digit years.
+    let century: i64 = 100 * 365 * 86_400;
+    let mut last = Value::Null;
+    for _ in 0..71 {
+        last = expect_json(emu.admin(Method::POST, "/clock", Some(json!({"advance_seconds": century}))).await, StatusCode::OK).await;
+    }
+    let year: i32 = last["now"].as_str().unwrap()[..4].parse().unwrap();
+    assert!((8_900..9_999).contains(&year), "{last}");
+    expect_json(emu.post("/spaces", json!({"name": "Far future"})).await, StatusCode::CREATED).await;
 }
 
 // ---------------------------------------------------------------------------------------
