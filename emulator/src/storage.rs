@@ -726,6 +726,15 @@ enum RangeSpec {
 }
 
 /// One `bytes=` range (RFC 9110). Several ranges, or one we cannot read, get the whole body.
+/// A byte position or length of a `Range`: digits only; more than a u64 holds is past any
+/// object (RFC 9110 allows any number of digits).
+fn range_number(digits: &str) -> Option<u64> {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse::<u64>().unwrap_or(u64::MAX))
+}
+
 fn parse_range(spec: &str, size: u64) -> RangeSpec {
     let Some(ranges) = spec.trim().strip_prefix("bytes=") else { return RangeSpec::Whole };
     if ranges.contains(',') {
@@ -734,19 +743,19 @@ fn parse_range(spec: &str, size: u64) -> RangeSpec {
     let Some((first, last)) = ranges.trim().split_once('-') else { return RangeSpec::Whole };
     let (first, last) = (first.trim(), last.trim());
     if first.is_empty() {
-        return match last.parse::<u64>() {
-            Ok(0) => RangeSpec::Unsatisfiable,
-            Ok(n) if size > 0 => RangeSpec::Part(size.saturating_sub(n), size - 1),
-            Ok(_) => RangeSpec::Unsatisfiable,
-            Err(_) => RangeSpec::Whole,
+        return match range_number(last) {
+            Some(0) => RangeSpec::Unsatisfiable,
+            Some(n) if size > 0 => RangeSpec::Part(size.saturating_sub(n), size - 1),
+            Some(_) => RangeSpec::Unsatisfiable,
+            None => RangeSpec::Whole,
         };
     }
-    let Ok(start) = first.parse::<u64>() else { return RangeSpec::Whole };
+    let Some(start) = range_number(first) else { return RangeSpec::Whole };
     let end = if last.is_empty() {
         size.saturating_sub(1)
     } else {
-        match last.parse::<u64>() {
-            Ok(e) if e >= start => e.min(size.saturating_sub(1)),
+        match range_number(last) {
+            Some(e) if e >= start => e.min(size.saturating_sub(1)),
             _ => return RangeSpec::Whole,
         }
     };
@@ -814,5 +823,10 @@ mod tests {
         assert!(matches!(parse_range("bytes=0-1,3-4", 10), RangeSpec::Whole));
         assert!(matches!(parse_range("items=0-1", 10), RangeSpec::Whole));
         assert!(matches!(parse_range("bytes=4-2", 10), RangeSpec::Whole));
+        // More digits than a u64 holds: still a position, past the end.
+        assert!(matches!(parse_range("bytes=0-99999999999999999999", 10), RangeSpec::Part(0, 9)));
+        assert!(matches!(parse_range("bytes=-99999999999999999999", 10), RangeSpec::Part(0, 9)));
+        assert!(matches!(parse_range("bytes=99999999999999999999-", 10), RangeSpec::Unsatisfiable));
+        assert!(matches!(parse_range("bytes=+1-2", 10), RangeSpec::Whole));
     }
 }
