@@ -66,7 +66,14 @@ fn scan(root: &Path) -> Result<Scan> {
         for entry in entries {
             let path = entry.path();
             let link = entry.file_type().map(|t| t.is_symlink()).unwrap_or(false);
-            let meta = std::fs::metadata(&path).map_err(|e| Error::io(CALL, format!("cannot read {}", path.display()), e))?;
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(e) if link && e.kind() == std::io::ErrorKind::NotFound => {
+                    found.skipped.push((path, "a symbolic link to nothing"));
+                    continue;
+                }
+                Err(e) => return Err(Error::io(CALL, format!("cannot read {}", path.display()), e)),
+            };
             if meta.is_dir() && link {
                 // Following links to folders can loop forever.
                 found.skipped.push((path, "a symbolic link to a folder"));
@@ -88,8 +95,8 @@ fn scan(root: &Path) -> Result<Scan> {
 impl Folders<'_> {
     /// Recreates the local folder `root` (named after it) and every folder below it under
     /// `parent_id` (`None` = the space root), reusing folders that already exist, and lists
-    /// the regular files to upload into them. Symbolic links to folders and anything that is
-    /// not a regular file are skipped; every name must be UTF-8. The local tree is read in
+    /// the regular files to upload into them. Symbolic links to folders or to nothing, and
+    /// anything that is not a regular file, are skipped; every name must be UTF-8. The local tree is read in
     /// full first: a bad name or an unreadable folder fails before anything is created.
     pub async fn mirror(&self, root: &Path, space_id: &str, parent_id: Option<&str>) -> Result<Tree> {
         let root = root.to_path_buf();

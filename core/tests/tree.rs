@@ -25,6 +25,7 @@ async fn mirror_recreates_the_tree_and_lists_its_files() {
     write(&root.join("2024/summer/beach.jpg"), &[1u8; 1000]);
     std::fs::create_dir_all(root.join("empty")).unwrap();
     std::os::unix::fs::symlink(&root, root.join("2024/up")).unwrap();
+    std::os::unix::fs::symlink(root.join("gone.jpg"), root.join("dangling.jpg")).unwrap();
     let fifo = std::ffi::CString::new(root.join("pipe").as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
@@ -45,7 +46,14 @@ async fn mirror_recreates_the_tree_and_lists_its_files() {
     assert_eq!(files, [("cover.jpg".to_string(), id_of("photos"), 5), ("beach.jpg".to_string(), id_of("summer"), 1000)]);
     let skipped: Vec<(String, &str)> =
         tree.skipped.iter().map(|(p, why)| (p.file_name().unwrap().to_string_lossy().into_owned(), *why)).collect();
-    assert_eq!(skipped, [("pipe".to_string(), "not a regular file"), ("up".to_string(), "a symbolic link to a folder")]);
+    assert_eq!(
+        skipped,
+        [
+            ("dangling.jpg".to_string(), "a symbolic link to nothing"),
+            ("pipe".to_string(), "not a regular file"),
+            ("up".to_string(), "a symbolic link to a folder")
+        ]
+    );
 
     // Again: every folder is reused, none is made twice.
     let again = client.folders().mirror(&root, &space, None).await.unwrap();
