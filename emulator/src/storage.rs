@@ -725,7 +725,6 @@ enum RangeSpec {
     Unsatisfiable,
 }
 
-/// One `bytes=` range (RFC 9110). Several ranges, or one we cannot read, get the whole body.
 /// A byte position or length of a `Range`: digits only; more than a u64 holds is past any
 /// object (RFC 9110 allows any number of digits).
 fn range_number(digits: &str) -> Option<u64> {
@@ -735,6 +734,7 @@ fn range_number(digits: &str) -> Option<u64> {
     Some(digits.parse::<u64>().unwrap_or(u64::MAX))
 }
 
+/// One `bytes=` range (RFC 9110). Several ranges, or one we cannot read, get the whole body.
 fn parse_range(spec: &str, size: u64) -> RangeSpec {
     let Some(ranges) = spec.trim().strip_prefix("bytes=") else { return RangeSpec::Whole };
     if ranges.contains(',') {
