@@ -122,7 +122,10 @@ def test_timeout_takes_what_the_official_clients_httpx_takes(emu):
         with fluidcloud.FluidCloud(emu.api_key, base_url=emu.base_url, timeout=timeout, max_retries=0) as fc:
             return fc.quota.usage()
 
-    for accepted in (5, 5.0, httpx.Timeout(5.0), httpx.Timeout(None), (5.0, 5.0), (5.0, None, None, None)):
+    from decimal import Decimal
+    from fractions import Fraction
+
+    for accepted in (5, 5.0, Fraction(5), httpx.Timeout(5.0), httpx.Timeout(None), (5.0, 5.0), (5.0, None, None, None)):
         assert isinstance(quota(accepted), fluidcloud.Quota), accepted
     # No limit: a slow answer is waited for.
     assert isinstance(quota(None, delay_ms=1200), fluidcloud.Quota)
@@ -132,7 +135,7 @@ def test_timeout_takes_what_the_official_clients_httpx_takes(emu):
             quota(impatient, delay_ms=1200)
         emu.admin("DELETE", "/faults")
 
-    for wrong_type in ("5", b"5", [5.0], True):
+    for wrong_type in ("5", b"5", [5.0], True, Decimal(5)):
         with pytest.raises(TypeError, match="timeout"):
             fluidcloud.FluidCloud(emu.api_key, base_url=emu.base_url, timeout=wrong_type)
     for wrong_value in (0, -1.0, float("nan"), (1.0,), (1.0, 2.0, 3.0, 4.0, 5.0)):

@@ -13,6 +13,7 @@ multipart parts in parallel.
 from __future__ import annotations
 
 import logging
+import numbers
 import time
 from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
@@ -73,7 +74,7 @@ _CONNECT_TIMEOUT = 10.0
 
 
 def _seconds(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
     return float(value)
 
@@ -102,11 +103,11 @@ def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
 
 
 def _count(name: str, value: Any, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be int, not {type(value).__name__}")
     if value < least:
         raise ValueError(f"{name} must be at least {least}, not {value}")
-    return value
+    return int(value)
 
 
 def _make_core(
