@@ -124,7 +124,8 @@ pub enum Proxy {
 }
 
 impl ReqwestTransport {
-    /// `timeout`: the longest wait for progress (see the type's documentation).
+    /// `timeout`: the longest wait for progress (see the type's documentation); connecting is
+    /// such a wait too, so a longer `connect_timeout` never applies in full.
     pub fn new(timeout: Duration, connect_timeout: Duration, proxy: &Proxy) -> Result<Self, TransportError> {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)

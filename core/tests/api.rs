@@ -917,6 +917,30 @@ async fn timeouts_too_long_for_the_clock_mean_no_limit() {
     assert_eq!(file.size, Some(300_000));
 }
 
+/// Connecting is a wait for progress too: the timeout bounds it even under a longer connect
+/// timeout (which is why the Python binding needs no rule of its own for the two). The
+/// listener never accepts and its queue is full, so a connect hangs.
+#[tokio::test]
+async fn connecting_waits_no_longer_than_the_timeout() {
+    use std::os::fd::AsRawFd;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // SAFETY: a listening socket of ours; a backlog of 0 leaves room for one queued connection.
+    assert_eq!(unsafe { libc::listen(listener.as_raw_fd(), 0) }, 0);
+    let addr = listener.local_addr().unwrap();
+    let _queued: Vec<_> = (0..2).filter_map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).ok()).collect();
+    let options = ClientOptions::new()
+        .api_key("fck_test_unused")
+        .base_url(format!("http://{addr}"))
+        .proxy(fluidcloud::transport::Proxy::None)
+        .timeout(Duration::from_millis(500))
+        .connect_timeout(Duration::from_secs(60))
+        .max_retries(0);
+    let started = Instant::now();
+    let err = Client::new(options).unwrap().spaces().list().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?}: {err}", started.elapsed());
+    assert!(matches!(err.kind(), ErrorKind::Timeout | ErrorKind::Connect), "{err}");
+}
+
 #[tokio::test]
 async fn get_timeout_is_retried_and_reported_as_timeout() {
     let emu = start().await;

@@ -377,20 +377,20 @@ fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result
     }
 }
 
-/// Seconds as a `Duration`; `None` is no limit, which the core takes as `Duration::MAX`.
-fn limit(name: &str, seconds: Option<f64>) -> PyResult<Duration> {
-    match seconds {
-        None => Ok(Duration::MAX),
-        // Longer than a Duration holds is no limit too.
-        Some(s) if s > 0.0 && !s.is_nan() => Ok(Duration::try_from_secs_f64(s).unwrap_or(Duration::MAX)),
-        Some(s) => Err(PyValueError::new_err(format!("{name} must be a positive number of seconds or None, not {s}"))),
+/// Seconds as a `Duration`; more than a Duration holds (`inf`) is no limit, which the core
+/// takes as `Duration::MAX`.
+fn limit(name: &str, seconds: f64) -> PyResult<Duration> {
+    if seconds > 0.0 && !seconds.is_nan() {
+        Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+    } else {
+        Err(PyValueError::new_err(format!("{name} must be a positive number of seconds or None, not {seconds}")))
     }
 }
 
 #[pymethods]
 impl Client {
     #[new]
-    #[pyo3(signature = (api_key=None, *, base_url=None, api_version=None, timeout=Some(300.0), connect_timeout=Some(10.0), max_retries=2, concurrency=8, http_client=None))]
+    #[pyo3(signature = (api_key=None, *, base_url=None, api_version=None, timeout=Some(300.0), connect_timeout=None, max_retries=2, concurrency=8, http_client=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_key: Option<String>,
@@ -406,13 +406,15 @@ impl Client {
             api_key,
             base_url,
             api_version: api_version.unwrap_or_else(|| "v1".to_string()),
-            timeout: limit("timeout", timeout)?,
-            connect_timeout: limit("connect_timeout", connect_timeout)?,
+            timeout: timeout.map_or(Ok(Duration::MAX), |s| limit("timeout", s))?,
             max_retries,
             concurrency,
             user_agent: Some(USER_AGENT.to_string()),
             ..ClientOptions::default()
         };
+        if let Some(seconds) = connect_timeout {
+            options.connect_timeout = limit("connect_timeout", seconds)?;
+        }
         if let Some(client) = http_client {
             options.transport = Some(Arc::new(HttpxTransport { client: Arc::new(client) }));
         }

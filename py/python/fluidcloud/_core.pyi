@@ -16,7 +16,7 @@ class Client:
         base_url: Optional[str] = None,
         api_version: Optional[str] = None,
         timeout: Optional[float] = ...,
-        connect_timeout: Optional[float] = ...,
+        connect_timeout: Optional[float] = None,
         max_retries: int = 2,
         concurrency: int = 8,
         http_client: Optional[Any] = None,

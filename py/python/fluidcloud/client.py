@@ -13,6 +13,7 @@ multipart parts in parallel.
 from __future__ import annotations
 
 import logging
+import math
 import numbers
 import time
 from typing import Any, Dict, List, Optional, Tuple, TypeVar
@@ -69,10 +70,6 @@ class _Base:
         return build(answer)
 
 
-#: How long connecting may take when ``timeout`` is one number (and not less than it).
-_CONNECT_TIMEOUT = 10.0
-
-
 def _seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number of seconds or None, not {type(value).__name__}")
@@ -82,10 +79,11 @@ def _seconds(name: str, value: Any) -> float:
 def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
     """``timeout`` in the forms the official client's httpx takes: seconds, ``None`` for no
     limit, an ``httpx.Timeout`` or a ``(connect, read[, write[, pool]])`` tuple. Returns the
-    longest wait for the server to make progress and the connect timeout (``None``: no limit).
+    longest wait for the server to make progress (``None``: no limit) and the connect timeout
+    (``None``: the core's default, never longer than the first; ``inf``: no limit).
     """
     if timeout is None:
-        return None, None
+        return None, math.inf
     if isinstance(timeout, tuple):
         if not 2 <= len(timeout) <= 4:
             raise ValueError(f"a timeout tuple is (connect, read[, write[, pool]]), not {len(timeout)} values")
@@ -94,19 +92,19 @@ def _timeouts(timeout: Any) -> Tuple[Optional[float], Optional[float]]:
     elif all(hasattr(timeout, field) for field in ("connect", "read", "write", "pool")):
         connect, read, write = timeout.connect, timeout.read, timeout.write
     else:
-        seconds = _seconds("timeout", timeout)
-        return seconds, min(seconds, _CONNECT_TIMEOUT)
+        return _seconds("timeout", timeout), None
     # One limit stands for httpx's read and write ones: the shorter, so that no wait lasts
     # longer than the caller allowed for it.
     waits = [_seconds(name, v) for name, v in (("timeout.read", read), ("timeout.write", write)) if v is not None]
-    return (min(waits) if waits else None), (None if connect is None else _seconds("timeout.connect", connect))
+    return (min(waits) if waits else None), (math.inf if connect is None else _seconds("timeout.connect", connect))
 
 
-def _count(name: str, value: Any, least: int) -> int:
+def _count(name: str, value: Any) -> int:
+    """An int the extension can take (unsigned); the core judges the rest."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be int, not {type(value).__name__}")
-    if value < least:
-        raise ValueError(f"{name} must be at least {least}, not {value}")
+    if value < 0:
+        raise ValueError(f"{name} must be at least 0, not {value}")
     return int(value)
 
 
@@ -130,8 +128,8 @@ def _make_core(
         api_version=api_version,
         timeout=progress_timeout,
         connect_timeout=connect_timeout,
-        max_retries=_count("max_retries", max_retries, 0),
-        concurrency=_count("concurrency", concurrency, 1),
+        max_retries=_count("max_retries", max_retries),
+        concurrency=_count("concurrency", concurrency),
         http_client=http_client,
     )
 
