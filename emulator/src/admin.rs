@@ -114,7 +114,7 @@ async fn reset(State(state): S) -> ApiResult<Response> {
     db::reset(&state.db(), &state.cfg)?;
     state.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
     state.in_order.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    state.reset_clock();
+    state.reset_clock()?;
     for entry in std::fs::read_dir(&state.blobs)?.flatten() {
         let _ = std::fs::remove_file(entry.path());
     }
@@ -134,6 +134,6 @@ async fn clock(State(state): S, body: Bytes) -> ApiResult<Response> {
         input.fail("advance_seconds", &format!("the clock moves at most {MAX_ADVANCE_SECONDS} seconds (100 years) at a time"));
     }
     input.finish()?;
-    state.advance_clock(seconds.unwrap_or(0));
+    state.advance_clock(seconds.unwrap_or(0))?;
     Ok(ok_json(StatusCode::OK, json!({ "now": state.now_iso() })))
 }

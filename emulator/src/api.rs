@@ -39,7 +39,8 @@ pub(crate) fn app(state: Arc<AppState>) -> Router {
         .route("/shares", get(shares::list).post(shares::create))
         .route("/shares/{id}", delete(shares::revoke))
         .route("/quota", get(quota))
-        .route("/auth/service-token", post(service_token));
+        .route("/auth/service-token", post(service_token))
+        .layer(middleware::from_fn(json_errors));
     Router::new()
         .nest("/api/v1", api)
         .route("/_storage/uploads/{file_id}", put(storage::put_single))
@@ -54,6 +55,26 @@ pub(crate) fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Every API error answers `{"detail": …}` (PROTOCOL §3), also those that axum's extractors
+/// make before a handler runs (a body over the size limit, say), which come as plain text.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let text = match axum::body::to_bytes(resp.into_body(), 64 << 10).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).trim().to_string(),
+        Err(_) => String::new(),
+    };
+    let detail = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    ApiError::new(status, detail).into_response()
+}
+
 async fn request_id(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let id = format!("req_{}", random_token(12));
@@ -66,23 +87,53 @@ async fn request_id(req: Request, next: Next) -> Response {
 /// Who is calling, once the credential checked out.
 pub(crate) struct Caller {
     pub tenant: String,
-    /// Set for `fcd_` tokens: their uploads are confined to this app.
+    /// Set for `fcd_` tokens: they act only within this app's namespace.
     pub app: Option<String>,
     pub user_id: Option<String>,
 }
 
+impl Caller {
+    /// The app namespace a call works in: a delegated token's own (naming another is 403);
+    /// for other credentials, the one asked for.
+    pub fn app_namespace(&self, requested: Option<String>) -> ApiResult<Option<String>> {
+        match (&self.app, requested) {
+            (Some(own), Some(asked)) if *own != asked => {
+                Err(ApiError::forbidden(format!("this token is confined to app '{own}'")))
+            }
+            (Some(own), _) => Ok(Some(own.clone())),
+            (None, asked) => Ok(asked),
+        }
+    }
+}
+
+/// The credential and how it came: PROTOCOL §2 sends `fck_` keys as `X-API-Key` and every
+/// other credential as a Bearer token. The other way round is refused, so that a client
+/// which mixes them up fails here rather than against the service.
+fn credential(headers: &HeaderMap) -> ApiResult<String> {
+    if let Some(key) = headers.get("x-api-key") {
+        let key = key.to_str().map_err(|_| ApiError::unauthorized())?;
+        if !key.starts_with("fck_") {
+            return Err(ApiError::new(StatusCode::UNAUTHORIZED, "X-API-Key takes fck_ keys; send other credentials as Authorization: Bearer"));
+        }
+        return Ok(key.to_string());
+    }
+    let auth = headers.get("authorization").ok_or_else(ApiError::unauthorized)?;
+    let (scheme, token) = auth.to_str().ok().and_then(|a| a.split_once(' ')).ok_or_else(ApiError::unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::unauthorized());
+    }
+    let token = token.trim();
+    if token.starts_with("fck_") {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "fck_ keys go in the X-API-Key header, not Authorization"));
+    }
+    Ok(token.to_string())
+}
+
 /// 401 for a missing, unknown or expired credential; 403 when it lacks a scope in `needed`.
+/// A credential is a key (`fck_`), a delegated token (`fcd_`), or a user's own JWT, which
+/// acts in the user's tenant with a user's scopes (PROTOCOL §2, §9).
 pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, needed: &[&str]) -> ApiResult<Caller> {
-    let credential = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| {
-            let auth = headers.get("authorization")?.to_str().ok()?;
-            let (scheme, token) = auth.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
-        })
-        .ok_or_else(ApiError::unauthorized)?;
+    let credential = credential(headers)?;
     let row = state
         .db()
         .qrow(
@@ -99,15 +150,35 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap, needed: &[&str]) 
             },
         )
         .optional()?;
-    let (tenant, scopes, app, user_id, expires_at) = row.ok_or_else(ApiError::unauthorized)?;
-    if expires_at.is_some_and(|t| t <= state.now_iso()) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "credential expired"));
-    }
+    let (tenant, scopes, app, user_id) = match row {
+        Some((tenant, scopes, app, user_id, expires_at)) => {
+            if expires_at.is_some_and(|t| t <= state.now_iso()) {
+                return Err(ApiError::new(StatusCode::UNAUTHORIZED, "credential expired"));
+            }
+            (tenant, scopes, app, user_id)
+        }
+        None => {
+            let user_id = verify_user_jwt(&credential, state.cfg.jwt_secret.as_bytes(), state.now().timestamp())
+                .ok_or_else(ApiError::unauthorized)?;
+            let tenant = user_tenant(state, &state.db(), &user_id)?;
+            (tenant, USER_SCOPES.to_string(), None, Some(user_id))
+        }
+    };
     let held: Vec<&str> = scopes.split(' ').collect();
     if !needed.iter().all(|s| held.contains(s)) {
         return Err(ApiError::insufficient_scope(needed));
     }
     Ok(Caller { tenant, app, user_id })
+}
+
+/// The tenant of the user a JWT names; each user gets one of their own on first sight.
+fn user_tenant(state: &AppState, conn: &rusqlite::Connection, user_id: &str) -> ApiResult<String> {
+    let tenant: Option<String> =
+        conn.qrow("SELECT id FROM tenants WHERE user_id = ?1", [user_id], |r| r.get(0)).optional()?;
+    match tenant {
+        Some(t) => Ok(t),
+        None => Ok(db::create_tenant(conn, state.cfg.bytes_limit, state.cfg.links_limit, Some(user_id), &state.now_iso())?),
+    }
 }
 
 /// The origin the client reached us by, so minted URLs work behind any host name.
@@ -194,15 +265,17 @@ pub(crate) fn links_used(conn: &rusqlite::Connection, tenant: &str, now: &str) -
     )
 }
 
-const DELEGATED_SCOPES: &str = "spaces:read spaces:write files:read files:write shares:read shares:write quota:read";
+/// What a user may do in their own tenant: by their JWT, or through a token delegated to an app.
+const USER_SCOPES: &str = "spaces:read spaces:write files:read files:write shares:read shares:write quota:read";
 const DEFAULT_TOKEN_TTL: i64 = 3600;
 const MAX_TOKEN_TTL: i64 = 86_400;
 const MAX_JOB_TOKEN_TTL: i64 = 7 * 86_400;
 
 async fn service_token(State(state): AppStateRef, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let mut input = Input::body(&body)?;
-    let needed: &[&str] =
-        if input.has("job_id") { &["service:delegate", "service:jobtoken"] } else { &["service:delegate"] };
+    // `"job_id": null` is no job: it needs no job scope (and gets the shorter TTL below).
+    let for_job = input.raw().get("job_id").is_some_and(|v| !v.is_null());
+    let needed: &[&str] = if for_job { &["service:delegate", "service:jobtoken"] } else { &["service:delegate"] };
     authorize(&state, &headers, needed)?;
     let user_jwt = input.string("user_jwt", Need::Required);
     let app = input.string("app", Need::Required);
@@ -223,18 +296,12 @@ async fn service_token(State(state): AppStateRef, headers: HeaderMap, body: Byte
         .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "invalid user_jwt"))?;
     let ttl = ttl.unwrap_or(DEFAULT_TOKEN_TTL);
     let now = state.now();
-    let now_iso = iso(now);
     let conn = state.db();
-    let tenant: Option<String> =
-        conn.qrow("SELECT id FROM tenants WHERE user_id = ?1", [&user_id], |r| r.get(0)).optional()?;
-    let tenant = match tenant {
-        Some(t) => t,
-        None => db::create_tenant(&conn, state.cfg.bytes_limit, state.cfg.links_limit, Some(&user_id), &now_iso)?,
-    };
+    let tenant = user_tenant(&state, &conn, &user_id)?;
     let token = format!("fcd_{}", random_token(24));
     conn.exec(
         "INSERT INTO keys (key, tenant_id, scopes, app, user_id, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![token, tenant, DELEGATED_SCOPES, app, user_id, iso(now + chrono::Duration::seconds(ttl))],
+        params![token, tenant, USER_SCOPES, app, user_id, iso(now + chrono::Duration::seconds(ttl))],
     )?;
     Ok(ok_json(
         StatusCode::OK,

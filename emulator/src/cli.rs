@@ -12,8 +12,9 @@ use crate::Config;
 #[derive(Debug, Parser)]
 #[command(name = "fluidcloud-emulator", version)]
 pub struct Args {
-    /// Address to listen on; port 0 picks a free one.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787")]
+    /// Address to listen on, HOST:PORT (a host name takes its first IPv4 address); port 0
+    /// picks a free one.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787", value_parser = parse_listen)]
     pub listen: SocketAddr,
     /// Keep state in DIR across restarts (default: a temporary folder removed at exit).
     #[arg(long, value_name = "DIR")]
@@ -89,6 +90,23 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     number.checked_mul(factor).ok_or_else(|| format!("'{text}' is too large"))
 }
 
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse() {
+        return Ok(addr);
+    }
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("'{text}' is not HOST:PORT ({e})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("'{text}' names no address"))
+}
+
 fn parse_nonzero_size(text: &str) -> Result<u64, String> {
     match parse_size(text)? {
         0 => Err("must be at least 1 byte".into()),
@@ -98,7 +116,15 @@ fn parse_nonzero_size(text: &str) -> Result<u64, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_size;
+    use super::{parse_listen, parse_size};
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        assert_eq!(parse_listen("127.0.0.1:0").map(|a| a.to_string()), Ok("127.0.0.1:0".to_string()));
+        assert_eq!(parse_listen("[::1]:8787").map(|a| a.port()), Ok(8787));
+        assert_eq!(parse_listen("localhost:9").map(|a| (a.ip().is_loopback(), a.port())), Ok((true, 9)));
+        assert!(parse_listen("localhost").unwrap_err().contains("HOST:PORT"));
+    }
 
     #[test]
     fn sizes_with_units() {

@@ -162,6 +162,17 @@ pub(crate) fn signing_key(conn: &Connection) -> rusqlite::Result<[u8; 32]> {
     Ok(sha2::Sha256::digest(key.as_bytes()).into())
 }
 
+/// How far `/_emulator/clock` has moved the clock, in milliseconds.
+pub(crate) fn clock_offset_ms(conn: &Connection) -> rusqlite::Result<i64> {
+    let stored: Option<String> = conn.query_row("SELECT v FROM meta WHERE k = 'clock_offset_ms'", [], |r| r.get(0)).optional()?;
+    Ok(stored.and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+pub(crate) fn set_clock_offset_ms(conn: &Connection, offset: i64) -> rusqlite::Result<()> {
+    conn.execute("INSERT OR REPLACE INTO meta (k, v) VALUES ('clock_offset_ms', ?1)", [offset.to_string()])?;
+    Ok(())
+}
+
 /// Everything but the signing key goes; the default tenant is made anew.
 pub(crate) fn reset(conn: &Connection, cfg: &Config) -> rusqlite::Result<()> {
     conn.execute_batch(

@@ -1,20 +1,20 @@
 //! Files: metadata, moves, trash, and the owner's presigned download URL.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
 
 use crate::db::Cached;
-use crate::api::{authorize, ok_json, origin, require_space, AppStateRef};
+use crate::api::{authorize, ok_json, origin, require_space, AppStateRef, Caller};
 use crate::db::{file_json, row_json, FILE_COLS};
 use crate::error::{ApiError, ApiResult};
-use crate::folders::{self, path_id};
+use crate::folders;
 use crate::state::iso;
 use crate::storage;
-use crate::validate::{Input, Need};
+use crate::validate::{Input, Need, PathId};
 
 /// Presigned download URLs are short-lived.
 const DOWNLOAD_URL_TTL_SECS: i64 = 15 * 60;
@@ -26,10 +26,12 @@ pub(crate) struct FileRow {
     pub infected: bool,
 }
 
-pub(crate) fn find(conn: &Connection, tenant: &str, id: &str) -> ApiResult<FileRow> {
+/// The caller's file: in its tenant and, for a delegated token, in its app; else 404.
+pub(crate) fn find(conn: &Connection, caller: &Caller, id: &str) -> ApiResult<FileRow> {
     conn.qrow(
-        "SELECT space_id, folder_id, deleted_at IS NOT NULL, scan_result = 'infected' FROM files WHERE id = ?1 AND tenant_id = ?2",
-        params![id, tenant],
+        "SELECT space_id, folder_id, deleted_at IS NOT NULL, scan_result = 'infected' FROM files
+         WHERE id = ?1 AND tenant_id = ?2 AND (?3 IS NULL OR source_app = ?3)",
+        params![id, caller.tenant, caller.app],
         |r| Ok(FileRow { space_id: r.get(0)?, folder_id: r.get(1)?, deleted: r.get(2)?, infected: r.get(3)? }),
     )
     .optional()?
@@ -55,6 +57,7 @@ pub(crate) async fn list(State(state): AppStateRef, headers: HeaderMap, RawQuery
     let trash = input.boolean("trash", false);
     let app = input.string("app", Need::Optional);
     input.finish()?;
+    let app = caller.app_namespace(app)?;
     let space_id = space_id.unwrap_or_default();
     require_space(&state, &caller.tenant, &space_id)?;
     let now = state.now_iso();
@@ -72,24 +75,25 @@ pub(crate) async fn list(State(state): AppStateRef, headers: HeaderMap, RawQuery
     Ok(ok_json(StatusCode::OK, json!(rows)))
 }
 
-pub(crate) async fn get(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn get(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:read"])?;
-    let id = path_id(&id)?;
     let now = state.now_iso();
     let conn = state.db();
-    // One query: the tenant check and the row together (the most frequent call there is).
-    let sql = format!("SELECT {FILE_COLS} FROM files WHERE id = ?1 AND tenant_id = ?2");
-    let row = conn.qrow(&sql, params![id, caller.tenant], row_json).optional()?.ok_or_else(ApiError::not_found)?;
+    // One query: the caller check and the row together (the most frequent call there is).
+    let sql = format!("SELECT {FILE_COLS} FROM files WHERE id = ?1 AND tenant_id = ?2 AND (?3 IS NULL OR source_app = ?3)");
+    let row = conn.qrow(&sql, params![id, caller.tenant, caller.app], row_json).optional()?.ok_or_else(ApiError::not_found)?;
     Ok(ok_json(StatusCode::OK, file_json(row, &now, false)))
 }
 
-/// The newest live file with this `client_key` in the `app` namespace (none = native).
+/// The newest live file with this `client_key` in the `app` namespace (none = native; a
+/// delegated token's own app when it names none).
 pub(crate) async fn resolve(State(state): AppStateRef, headers: HeaderMap, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:read"])?;
     let mut input = Input::query(q.as_deref());
     let client_key = input.string("client_key", Need::Required);
     let app = input.string("app", Need::Optional);
     input.finish()?;
+    let app = caller.app_namespace(app)?;
     let now = state.now_iso();
     let conn = state.db();
     let sql = format!(
@@ -105,11 +109,10 @@ pub(crate) async fn resolve(State(state): AppStateRef, headers: HeaderMap, RawQu
 pub(crate) async fn update(
     State(state): AppStateRef,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
-    let id = path_id(&id)?;
     let mut input = Input::body(&body)?;
     let new_name = input.name("original_name", Need::NotNull);
     let moving = input.has("folder_id");
@@ -120,7 +123,7 @@ pub(crate) async fn update(
     input.finish()?;
     let now = state.now_iso();
     let conn = state.db();
-    let file = find(&conn, &caller.tenant, &id)?;
+    let file = find(&conn, &caller, &id)?;
     if file.deleted {
         return Err(ApiError::conflict("file is in the trash; restore it first"));
     }
@@ -135,12 +138,11 @@ pub(crate) async fn update(
     Ok(ok_json(StatusCode::OK, json_of(&conn, &id, &now, false)?))
 }
 
-pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
-    let id = path_id(&id)?;
     let now = state.now_iso();
     let conn = state.db();
-    find(&conn, &caller.tenant, &id)?;
+    find(&conn, &caller, &id)?;
     conn.exec(
         "UPDATE files SET deleted_at = ?1, trash_batch = ?2, updated_at = ?1 WHERE id = ?3 AND deleted_at IS NULL",
         params![now, crate::state::new_id(), id],
@@ -148,12 +150,11 @@ pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, Path(id
     Ok(ok_json(StatusCode::OK, json_of(&conn, &id, &now, false)?))
 }
 
-pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
-    let id = path_id(&id)?;
     let now = state.now_iso();
     let conn = state.db();
-    let file = find(&conn, &caller.tenant, &id)?;
+    let file = find(&conn, &caller, &id)?;
     if file.deleted {
         if let Some(folder) = &file.folder_id {
             if folders::find(&conn, &caller.tenant, folder)?.deleted {
@@ -168,10 +169,9 @@ pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, Path(
     Ok(ok_json(StatusCode::OK, json_of(&conn, &id, &now, false)?))
 }
 
-pub(crate) async fn download(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn download(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:read"])?;
-    let id = path_id(&id)?;
-    let file = find(&state.db(), &caller.tenant, &id)?;
+    let file = find(&state.db(), &caller, &id)?;
     if file.infected {
         return Err(ApiError::conflict("file is infected"));
     }

@@ -1,7 +1,7 @@
 //! Folders: a tree per space, with a trash that remembers what each delete took.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -12,12 +12,7 @@ use crate::api::{authorize, ok_json, require_space, AppStateRef};
 use crate::db::{row_json, FOLDER_COLS};
 use crate::error::{ApiError, ApiResult};
 use crate::state::new_id;
-use crate::validate::{parse_uuid, Input, Need};
-
-/// A path ID that is not a UUID cannot name anything: 404, never another endpoint.
-pub(crate) fn path_id(raw: &str) -> ApiResult<String> {
-    parse_uuid(raw).ok_or_else(ApiError::not_found)
-}
+use crate::validate::{Input, Need, PathId};
 
 pub(crate) struct FolderRow {
     pub space_id: String,
@@ -120,11 +115,10 @@ pub(crate) async fn create(State(state): AppStateRef, headers: HeaderMap, body: 
 pub(crate) async fn update(
     State(state): AppStateRef,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: Bytes,
 ) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
-    let id = path_id(&id)?;
     let mut input = Input::body(&body)?;
     let new_name = input.name("name", Need::NotNull);
     let moving = input.has("parent_id");
@@ -170,9 +164,8 @@ fn subtree(conn: &Connection, id: &str) -> ApiResult<Vec<String>> {
 }
 
 /// Trashes the folder and everything live below it, as one batch that restore brings back.
-pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
-    let id = path_id(&id)?;
     let now = state.now_iso();
     let mut conn = state.db();
     let folder = find(&conn, &caller.tenant, &id)?;
@@ -194,9 +187,8 @@ pub(crate) async fn trash(State(state): AppStateRef, headers: HeaderMap, Path(id
     Ok(ok_json(StatusCode::OK, json_of(&conn, &id)?))
 }
 
-pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn restore(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
-    let id = path_id(&id)?;
     let now = state.now_iso();
     let mut conn = state.db();
     let folder = find(&conn, &caller.tenant, &id)?;

@@ -1,7 +1,7 @@
 //! Share links (PROTOCOL §7): minting, listing, revoking, and serving them.
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rusqlite::{params, OptionalExtension};
@@ -12,10 +12,9 @@ use crate::api::{authorize, links_used, ok_json, origin, AppStateRef};
 use crate::db::{row_json, share_json, SHARE_COLS};
 use crate::error::{ApiError, ApiResult};
 use crate::files;
-use crate::folders::path_id;
 use crate::state::{iso, new_id, random_token};
 use crate::storage::{self, Serve};
-use crate::validate::{Input, Need};
+use crate::validate::{Input, Need, PathId, Segment};
 
 fn link_json(origin: &str, id: &str, token: &str, permission: &str, expires_at: Option<&str>) -> Value {
     json!({ "url": format!("{origin}/s/{token}"), "id": id, "permission": permission, "expires_at": expires_at })
@@ -39,7 +38,7 @@ pub(crate) async fn create(State(state): AppStateRef, headers: HeaderMap, body: 
     let now_iso = iso(now);
     let origin = origin(&state, &headers);
     let conn = state.db();
-    let file = files::find(&conn, &caller.tenant, &file_id)?;
+    let file = files::find(&conn, &caller, &file_id)?;
     if file.deleted {
         return Err(ApiError::not_found());
     }
@@ -87,26 +86,26 @@ pub(crate) async fn list(State(state): AppStateRef, headers: HeaderMap, RawQuery
     let now = state.now_iso();
     let conn = state.db();
     if let Some(f) = &file_id {
-        files::find(&conn, &caller.tenant, f)?;
+        files::find(&conn, &caller, f)?;
     }
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {SHARE_COLS} FROM shares WHERE tenant_id = ?1 AND (?2 IS NULL OR file_id = ?2)
-         AND (?3 OR (revoked = 0 AND (expires_at IS NULL OR expires_at > ?4))) ORDER BY created_at, rowid"
+         AND (?3 OR (revoked = 0 AND (expires_at IS NULL OR expires_at > ?4)))
+         AND (?5 IS NULL OR file_id IN (SELECT id FROM files WHERE source_app = ?5)) ORDER BY created_at, rowid"
     ))?;
     let rows = stmt
-        .query_map(params![caller.tenant, file_id, include_inactive, now], row_json)?
+        .query_map(params![caller.tenant, file_id, include_inactive, now, caller.app], row_json)?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ok_json(StatusCode::OK, Value::Array(rows.into_iter().map(share_json).collect())))
 }
 
-pub(crate) async fn revoke(State(state): AppStateRef, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn revoke(State(state): AppStateRef, headers: HeaderMap, PathId(id): PathId) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["shares:write"])?;
-    let id = path_id(&id)?;
     let now = state.now_iso();
     let changed = state.db().exec(
         "UPDATE shares SET revoked = 1, updated_at = CASE WHEN revoked = 1 THEN updated_at ELSE ?1 END
-         WHERE id = ?2 AND tenant_id = ?3",
-        params![now, id, caller.tenant],
+         WHERE id = ?2 AND tenant_id = ?3 AND (?4 IS NULL OR file_id IN (SELECT id FROM files WHERE source_app = ?4))",
+        params![now, id, caller.tenant, caller.app],
     )?;
     if changed == 0 {
         return Err(ApiError::not_found());
@@ -115,7 +114,7 @@ pub(crate) async fn revoke(State(state): AppStateRef, headers: HeaderMap, Path(i
 }
 
 /// `GET`/`HEAD /s/{token}`: no credential; revoked, expired, trashed or unknown → 404.
-pub(crate) async fn serve(State(state): AppStateRef, Path(token): Path<String>, req: Request) -> Response {
+pub(crate) async fn serve(State(state): AppStateRef, Segment(token): Segment, req: Request) -> Response {
     let now = state.now_iso();
     let found = state
         .db()

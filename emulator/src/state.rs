@@ -46,6 +46,7 @@ impl AppState {
             _ => StartError::Database(e),
         })?;
         let signing_key = db::signing_key(&conn)?;
+        let clock_offset_ms = db::clock_offset_ms(&conn)?;
         Ok(AppState {
             cfg,
             url,
@@ -53,7 +54,7 @@ impl AppState {
             blobs,
             spare_files,
             signing_key,
-            clock_offset_ms: AtomicI64::new(0),
+            clock_offset_ms: AtomicI64::new(clock_offset_ms),
             faults: Mutex::new(Vec::new()),
             in_order: Mutex::new(HashMap::new()),
         })
@@ -74,15 +75,23 @@ impl AppState {
         iso(self.now())
     }
 
-    /// Stops at `MAX_CLOCK_OFFSET_MS` however many steps ask for more.
-    pub fn advance_clock(&self, seconds: i64) {
+    /// Stops at `MAX_CLOCK_OFFSET_MS` however many steps ask for more. The offset is kept in
+    /// the database: after a restart, what had expired stays expired.
+    pub fn advance_clock(&self, seconds: i64) -> rusqlite::Result<()> {
+        let conn = self.db();
         let step = seconds.saturating_mul(1000);
-        let moved = |ms: i64| Some(ms.saturating_add(step).min(MAX_CLOCK_OFFSET_MS));
-        let _ = self.clock_offset_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, moved);
+        let offset = self.clock_offset_ms.load(Ordering::SeqCst).saturating_add(step).min(MAX_CLOCK_OFFSET_MS);
+        db::set_clock_offset_ms(&conn, offset)?;
+        // Stored under the database lock, so concurrent steps neither interleave nor get lost.
+        self.clock_offset_ms.store(offset, Ordering::SeqCst);
+        Ok(())
     }
 
-    pub fn reset_clock(&self) {
+    pub fn reset_clock(&self) -> rusqlite::Result<()> {
+        let conn = self.db();
+        db::set_clock_offset_ms(&conn, 0)?;
         self.clock_offset_ms.store(0, Ordering::SeqCst);
+        Ok(())
     }
 
     pub fn blob_path(&self, file_id: &str) -> PathBuf {

@@ -15,23 +15,12 @@ use crate::files;
 use crate::folders;
 use crate::state::{iso, new_id, random_token, AppState};
 use crate::storage::{multipart_digest, part_count, presign};
-use crate::validate::{Input, Need};
+use crate::validate::{mime_problem, Input, Need};
 
 const UPLOAD_URL_TTL_SECS: i64 = 3600;
 const UPLOAD_LIFETIME_HOURS: i64 = 24;
 const MAX_PARTS: u64 = 10_000;
 const MAX_OBJECT_SIZE: u64 = 5 << 40;
-
-/// The app an upload is tagged with: a delegated token's own, unless the body names another.
-fn upload_app(caller: &Caller, requested: Option<String>) -> ApiResult<Option<String>> {
-    match (&caller.app, requested) {
-        (Some(own), Some(asked)) if *own != asked => {
-            Err(ApiError::forbidden(format!("this token is confined to app '{own}'")))
-        }
-        (Some(own), _) => Ok(Some(own.clone())),
-        (None, asked) => Ok(asked),
-    }
-}
 
 fn extension(name: &str) -> String {
     match name.rsplit_once('.') {
@@ -53,8 +42,8 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
     let space_id = input.id("space_id", Need::Required);
     let folder_id = input.id("folder_id", Need::Nullable);
     let app = input.string("app", Need::Nullable);
-    if content_type.as_deref().is_some_and(|t| !t.contains('/') || t.len() > 255) {
-        input.fail("content_type", "content_type must be a MIME type such as 'image/png'");
+    if let Some(problem) = content_type.as_deref().and_then(mime_problem) {
+        input.fail("content_type", &format!("content_type {problem}"));
     }
     if size.is_some_and(|s| s < 0 || s as u64 > MAX_OBJECT_SIZE) {
         input.fail("size", "size must be between 0 and 5 TiB");
@@ -67,7 +56,7 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
         return Err(ApiError::internal("validated input"));
     };
     let size = size as u64;
-    let app = upload_app(&caller, app)?;
+    let app = caller.app_namespace(app)?;
     require_space(&state, &caller.tenant, &space_id)?;
     let now = state.now();
     let conn = state.db();
@@ -156,6 +145,9 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
     if sha256.as_deref().is_some_and(|h| h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit())) {
         input.fail("sha256", "sha256 must be 64 hexadecimal digits");
     }
+    if let Some(problem) = mime.as_deref().and_then(mime_problem) {
+        input.fail("mime", &format!("mime {problem}"));
+    }
     if client_key.as_deref().is_some_and(|k| k.is_empty() || k.len() > 1024) {
         input.fail("client_key", "client_key must be 1-1024 characters");
     }
@@ -166,17 +158,18 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
     else {
         return Err(ApiError::internal("validated input"));
     };
-    let app = upload_app(&caller, app)?;
+    let app = caller.app_namespace(app)?;
     let now = state.now();
     let up = find_upload(&state, &caller.tenant, &file_id, &key)?;
     if let Some(done) = &up.completed_body {
-        // A repeat of the call that succeeded (its answer may have been lost) gets the file.
+        // A repeat of the call that succeeded (its answer may have been lost) gets the file,
+        // as that call answered it.
         let same = serde_json::from_str::<Value>(done).is_ok_and(|v| v == body_json);
         if !same {
             return Err(ApiError::conflict("this upload was already completed with another request"));
         }
         let conn = state.db();
-        return Ok(ok_json(StatusCode::OK, files::json_of(&conn, &file_id, &iso(now), false)?));
+        return Ok(ok_json(StatusCode::OK, files::json_of(&conn, &file_id, &iso(now), true)?));
     }
     if up.created_at < iso(now - chrono::Duration::hours(UPLOAD_LIFETIME_HOURS)) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "upload expired"));
@@ -323,6 +316,12 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     let still_open: bool = tx.qrow("SELECT completed_body IS NULL FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
     if !still_open {
         return Err(ApiError::conflict("this upload was completed by a concurrent request"));
+    }
+    if let Some(folder) = &up.folder_id {
+        // Trashed since initiate: a live file in it would escape the trash's rules.
+        if folders::find(&tx, &caller.tenant, folder)?.deleted {
+            return Err(ApiError::conflict("the upload's folder was moved to the trash; restore it first"));
+        }
     }
     let limit: i64 = tx.qrow("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
     if bytes_used(&tx, &caller.tenant)? + up.size as i64 > limit {

@@ -1,9 +1,37 @@
 //! Request validation with FastAPI-style 422 answers, so clients see exactly which field of
 //! which part of the request is wrong.
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use serde_json::{json, Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+
+/// A path segment, percent-decoded. One whose bytes are no UTF-8 names nothing: 404 with the
+/// API's JSON body, where axum's own rejection is a plain-text 400.
+pub(crate) struct Segment(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| ApiError::not_found())?;
+        Ok(Segment(raw))
+    }
+}
+
+/// A resource ID from the path. One that is no UUID cannot name anything: 404, never another
+/// endpoint.
+pub(crate) struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Segment(raw) = Segment::from_request_parts(parts, state).await?;
+        parse_uuid(&raw).map(PathId).ok_or_else(ApiError::not_found)
+    }
+}
 
 /// Whether a key must be present, and whether `null` is allowed.
 #[derive(Clone, Copy, PartialEq)]
@@ -189,6 +217,17 @@ pub(crate) fn name_problem(name: &str) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// A media type that can travel as a `Content-Type` header: `type/subtype`, optionally with
+/// parameters, in printable ASCII (no CR or LF that would split the header), ≤ 255 bytes.
+pub(crate) fn mime_problem(mime: &str) -> Option<&'static str> {
+    let essence = mime.split(';').next().unwrap_or_default();
+    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'/');
+    let well_formed = essence.split_once('/').is_some_and(|(kind, sub)| token(kind) && token(sub));
+    let printable = mime.bytes().all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t');
+    (!well_formed || !printable || mime.len() > 255)
+        .then_some("must be a MIME type such as 'image/png' (printable ASCII, at most 255 characters)")
 }
 
 /// Canonical lowercase hyphenated form, or `None` when `s` is no UUID.

@@ -872,6 +872,117 @@ async fn service_token_expired_user_jwt_is_401() {
     .await;
 }
 
+#[tokio::test]
+async fn service_token_job_id_null_is_no_job() {
+    let emu = common::start().await;
+    let (only_delegate, _) = emu.new_key(&["service:delegate"], None).await;
+    let body = json!({ "user_jwt": user_jwt(&random_id()), "app": "photos", "job_id": null, "ttl_seconds": 86_400 });
+    let t = expect_json(send_as(&emu, &only_delegate, Method::POST, "/auth/service-token", Some(body)).await, StatusCode::OK).await;
+    assert_eq!(t["expires_in"], 86_400);
+    let longer = json!({ "user_jwt": user_jwt(&random_id()), "app": "photos", "job_id": null, "ttl_seconds": 86_401 });
+    expect_422(send_as(&emu, &only_delegate, Method::POST, "/auth/service-token", Some(longer)).await).await;
+}
+
+#[tokio::test]
+async fn a_user_jwt_acts_as_its_user() {
+    let emu = common::start().await;
+    let (svc, _) = emu.new_key(&["service:delegate"], None).await;
+    let user = random_id();
+    let delegated = mint_token(&emu, &svc, &user).await;
+    let jwt = user_jwt(&user);
+    let spaces = spaces_of(&emu, &jwt).await;
+    assert_eq!(spaces[0]["tenant_id"], delegated["tenant_id"], "the user's own tenant: {spaces}");
+    let space = spaces[0]["id"].as_str().unwrap().to_string();
+    let file = upload_as(&emu, &jwt, &space, None, "mine.txt", b"mine", None, None).await;
+    assert_eq!(file["created_by"], json!(user));
+    assert_eq!(file["source_app"], Value::Null);
+    // a user's scopes, not a service's
+    let body = json!({ "user_jwt": user_jwt(&random_id()), "app": "photos" });
+    let v = expect_json(send_as(&emu, &jwt, Method::POST, "/auth/service-token", Some(body)).await, StatusCode::FORBIDDEN).await;
+    assert_eq!(v["detail"]["error"], "insufficient_scope");
+    let exp = chrono::Utc::now().timestamp() - 600;
+    let expired = sign_jwt(&Config::default().jwt_secret, &json!({ "sub": user, "exp": exp }));
+    expect_detail(send_as(&emu, &expired, Method::GET, "/spaces", None).await, StatusCode::UNAUTHORIZED).await;
+    let forged = sign_jwt("not-the-secret", &json!({ "sub": user }));
+    expect_detail(send_as(&emu, &forged, Method::GET, "/spaces", None).await, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn delegated_tokens_act_only_in_their_app() {
+    let emu = common::start().await;
+    let (svc, _) = emu.new_key(&["service:delegate"], None).await;
+    let user = random_id();
+    let token_for = |app: &'static str| {
+        let body = json!({ "user_jwt": user_jwt(&user), "app": app });
+        let emu = &emu;
+        let svc = svc.clone();
+        async move {
+            let t = expect_json(send_as(emu, &svc, Method::POST, "/auth/service-token", Some(body)).await, StatusCode::OK).await;
+            t["token"].as_str().unwrap().to_string()
+        }
+    };
+    let (photos, talk) = (token_for("photos").await, token_for("talk").await);
+    let space = spaces_of(&emu, &photos).await[0]["id"].as_str().unwrap().to_string();
+    let file = upload_as(&emu, &photos, &space, None, "p.txt", b"photo", None, Some("album-1")).await;
+    assert_eq!(file["source_app"], "photos", "tagged with the token's app");
+    let id = file["id"].as_str().unwrap().to_string();
+
+    // its own app: found without naming it
+    let found = expect_json(send_as(&emu, &photos, Method::GET, "/files/resolve?client_key=album-1", None).await, StatusCode::OK).await;
+    assert_eq!(found["id"], json!(id));
+    let listed = expect_json(send_as(&emu, &photos, Method::GET, &q_files(&space, None, false), None).await, StatusCode::OK).await;
+    assert_eq!(ids(&listed), vec![id.clone()]);
+
+    // another app's token: the file does not exist for it, and naming the app is refused
+    for (method, path, body) in [
+        (Method::GET, format!("/files/{id}"), None),
+        (Method::GET, format!("/files/{id}/download"), None),
+        (Method::PATCH, format!("/files/{id}"), Some(json!({ "original_name": "x.txt" }))),
+        (Method::DELETE, format!("/files/{id}"), None),
+        (Method::POST, format!("/files/{id}/restore"), None),
+        (Method::POST, "/shares".to_string(), Some(json!({ "file_id": id, "expires_in_days": null }))),
+        (Method::GET, format!("/shares?file_id={id}&include_inactive=true"), None),
+        (Method::GET, "/files/resolve?client_key=album-1".to_string(), None),
+    ] {
+        expect_detail(send_as(&emu, &talk, method.clone(), &path, body).await, StatusCode::NOT_FOUND).await;
+    }
+    let listed = expect_json(send_as(&emu, &talk, Method::GET, &q_files(&space, None, false), None).await, StatusCode::OK).await;
+    assert!(ids(&listed).is_empty(), "{listed}");
+    let q = format!("/files/resolve?client_key=album-1&app=photos");
+    expect_detail(send_as(&emu, &talk, Method::GET, &q, None).await, StatusCode::FORBIDDEN).await;
+    let q = format!("{}&app=photos", q_files(&space, None, false));
+    expect_detail(send_as(&emu, &talk, Method::GET, &q, None).await, StatusCode::FORBIDDEN).await;
+
+    // a share minted in one app is neither listed nor revocable from another
+    let link = expect_json(
+        send_as(&emu, &photos, Method::POST, "/shares", Some(json!({ "file_id": id, "expires_in_days": null }))).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let shares = expect_json(send_as(&emu, &talk, Method::GET, "/shares?include_inactive=true", None).await, StatusCode::OK).await;
+    assert!(ids(&shares).is_empty(), "{shares}");
+    let revoke = format!("/shares/{}", link["id"].as_str().unwrap());
+    expect_detail(send_as(&emu, &talk, Method::DELETE, &revoke, None).await, StatusCode::NOT_FOUND).await;
+    let shares = expect_json(send_as(&emu, &photos, Method::GET, "/shares", None).await, StatusCode::OK).await;
+    assert_eq!(ids(&shares), vec![link["id"].as_str().unwrap().to_string()]);
+}
+
+#[tokio::test]
+async fn credentials_go_only_in_their_own_header() {
+    let emu = common::start().await;
+    let r = emu.http.get(emu.api_url("/spaces")).bearer_auth(&emu.key).send().await.unwrap();
+    let detail = expect_detail(r, StatusCode::UNAUTHORIZED).await;
+    assert!(detail.as_str().unwrap().contains("X-API-Key"), "{detail}");
+    let (svc, _) = emu.new_key(&["service:delegate"], None).await;
+    let token = mint_token(&emu, &svc, &random_id()).await["token"].as_str().unwrap().to_string();
+    let r = emu.http.get(emu.api_url("/spaces")).header("X-API-Key", &token).send().await.unwrap();
+    let detail = expect_detail(r, StatusCode::UNAUTHORIZED).await;
+    assert!(detail.as_str().unwrap().contains("Bearer"), "{detail}");
+    // each in its own header works
+    spaces_of(&emu, &token).await;
+    spaces_of(&emu, &emu.key.clone()).await;
+}
+
 // ---------------------------------------------------------------------------------------
 // errors
 
@@ -1187,6 +1298,30 @@ async fn path_id_that_is_not_a_uuid_is_404() {
     expect_detail(post_empty(&emu, "/files/nope/restore").await, StatusCode::NOT_FOUND).await;
 }
 
+#[tokio::test]
+async fn path_segments_that_are_no_utf8_are_404_with_a_json_detail() {
+    let emu = common::start().await;
+    for (method, path) in [
+        (Method::GET, "/api/v1/files/%FF"),
+        (Method::DELETE, "/api/v1/shares/%FF"),
+        (Method::POST, "/api/v1/folders/%C3%28/restore"),
+        (Method::GET, "/s/%FF"),
+    ] {
+        let r = emu.http.request(method, format!("{}{path}", emu.base())).header("X-API-Key", &emu.key).send().await.unwrap();
+        expect_detail(r, StatusCode::NOT_FOUND).await;
+    }
+}
+
+#[tokio::test]
+async fn a_body_over_the_size_limit_gets_a_json_detail() {
+    let emu = common::start().await;
+    let huge = json!({ "name": "x".repeat(3 << 20) });
+    let detail = expect_detail(emu.post("/spaces", huge).await, StatusCode::PAYLOAD_TOO_LARGE).await;
+    assert!(detail.as_str().unwrap().contains("limit"), "{detail}");
+}
+
+// ---------------------------------------------------------------------------------------
+// trash
 // ---------------------------------------------------------------------------------------
 // trash
 

@@ -762,6 +762,55 @@ async fn complete_space_or_folder_differing_from_initiate_is_400() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_into_a_folder_trashed_since_initiate_is_409() {
+    let emu = start_small().await;
+    let space = emu.default_space().await;
+    let folder = expect_json(emu.post("/folders", json!({"name": "f", "space_id": space})).await, StatusCode::CREATED).await;
+    let folder_id = folder["id"].as_str().unwrap();
+    let data = b"inside".to_vec();
+    let t = expect_json(
+        emu.post("/uploads/initiate", emu.initiate_body(&space, Some(folder_id), "in.txt", "text/plain", data.len())).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(put_single(&emu, &t, "text/plain", &data).await.status(), StatusCode::OK);
+    let mut body = complete_body(&t, &(Value::Null, Value::Null), "in.txt", "text/plain", &data, &space);
+    body["folder_id"] = json!(folder_id);
+    expect_json(emu.delete(&format!("/folders/{folder_id}")).await, StatusCode::OK).await;
+    let detail = expect_detail(emu.post("/uploads/complete", body.clone()).await, StatusCode::CONFLICT).await;
+    assert_names(&detail, &["trash"], "complete into a trashed folder");
+    let trashed = expect_json(emu.get(&format!("/files?space_id={space}&folder_id={folder_id}&trash=true")).await, StatusCode::OK).await;
+    let live = expect_json(emu.get(&format!("/files?space_id={space}&folder_id={folder_id}&trash=false")).await, StatusCode::OK).await;
+    assert_eq!((trashed, live), (json!([]), json!([])), "no file was made");
+    // restored, the same upload completes into it
+    expect_json(emu.post(&format!("/folders/{folder_id}/restore"), json!({})).await, StatusCode::OK).await;
+    let file = expect_json(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
+    assert_eq!(file["folder_id"], json!(folder_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mime_that_cannot_be_a_header_is_422() {
+    let emu = start_small().await;
+    let space = emu.default_space().await;
+    for bad in ["", "text", "text/", "/plain", "text/plain\r\nSet-Cookie: a=b", "text/pl ain", "tëxt/plain"] {
+        let v = expect_json(emu.post("/uploads/initiate", emu.initiate_body(&space, None, "a.txt", bad, 1)).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(v.to_string().contains("content_type"), "{bad:?}: {v}");
+    }
+    let data = b"typed".to_vec();
+    let t = initiate(&emu, &space, "t.txt", "text/plain; charset=utf-8", data.len()).await;
+    assert_eq!(put_single(&emu, &t, "text/plain; charset=utf-8", &data).await.status(), StatusCode::OK);
+    let good = complete_body(&t, &(Value::Null, Value::Null), "t.txt", "text/plain; charset=utf-8", &data, &space);
+    for bad in ["", "text/plain\r\nSet-Cookie: a=b", "nonsense"] {
+        let mut body = good.clone();
+        body["mime"] = json!(bad);
+        let v = expect_json(emu.post("/uploads/complete", body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(v.to_string().contains("mime"), "{bad:?}: {v}");
+    }
+    let file = expect_json(emu.post("/uploads/complete", good).await, StatusCode::OK).await;
+    assert_eq!(file["mime"], "text/plain; charset=utf-8");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_complete_is_idempotent() {
     let emu = start_small().await;
     let space = emu.default_space().await;
@@ -769,7 +818,7 @@ async fn repeated_complete_is_idempotent() {
     let body = multipart_body(&t, &data, parts, &space);
     let first = expect_json(emu.post("/uploads/complete", body.clone()).await, StatusCode::OK).await;
     let again = expect_json(emu.post("/uploads/complete", body.clone()).await, StatusCode::OK).await;
-    assert_eq!(first["id"], again["id"]);
+    assert_eq!(first, again, "the same File as the first answer");
     assert_eq!(again["sha256"], sha256_hex(&data));
     let files = expect_json(emu.get(&format!("/files?space_id={space}&trash=false")).await, StatusCode::OK).await;
     let n = files.as_array().unwrap().iter().filter(|f| f["id"] == first["id"]).count();
@@ -1465,6 +1514,10 @@ async fn state_survives_restart() {
     let tenant = get_file(&emu, &sid).await["tenant_id"].as_str().map(str::to_string);
     let (extra, _) = emu.new_key(&["spaces:read", "files:read"], tenant.as_deref()).await;
     assert_eq!(get_as(&emu, &extra, "/spaces").await.status(), StatusCode::OK);
+    let expiring = mint(&emu, &sid, json!(1), None).await;
+    let two_days = json!({"advance_seconds": 2 * 86_400});
+    let moved = expect_json(emu.admin(Method::POST, "/clock", Some(two_days)).await, StatusCode::OK).await;
+    assert_eq!(fetch(expiring["url"].as_str().unwrap()).await.0, StatusCode::NOT_FOUND);
     let Emu { handle, .. } = emu;
     handle.shutdown().await;
 
@@ -1484,6 +1537,12 @@ async fn state_survives_restart() {
 
     let extra_spaces = expect_json(get_as(&emu, &extra, "/spaces").await, StatusCode::OK).await;
     assert!(!extra_spaces.as_array().unwrap().is_empty());
+
+    // the clock keeps its lead: what had expired stays expired
+    let now = expect_json(emu.admin(Method::POST, "/clock", Some(json!({"advance_seconds": 0}))).await, StatusCode::OK).await;
+    assert!(now["now"].as_str().unwrap() >= moved["now"].as_str().unwrap(), "{now} after {moved}");
+    let expired_url = expiring["url"].as_str().unwrap().replacen(&old_base, emu.base(), 1);
+    assert_eq!(fetch(&expired_url).await.0, StatusCode::NOT_FOUND);
 
     // the link serves the same bytes (its origin is the new port)
     let new_url = old_url.replacen(&old_base, emu.base(), 1);
