@@ -168,6 +168,28 @@ impl Client {
         Ok(Pending { waiting: Waiting::There { rx, abort } })
     }
 
+    /// Starts `f` on the transfer runtime's threads and hands its result to `done` there: for
+    /// callers with an event loop of their own (Python's asyncio), which must not block. The
+    /// handle aborts the call (dropping it, with the cleanup that brings); `done` then never runs.
+    pub fn spawn_then<F, Fut, T, D>(&self, f: F, done: D) -> Result<tokio::task::AbortHandle>
+    where
+        F: FnOnce(crate::Client) -> Fut,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+        T: Send + 'static,
+        D: FnOnce(Result<T>) + Send + 'static,
+    {
+        let call = guarded(f(self.async_client_for(Lane::Transfer)?));
+        let task = runtime(Lane::Transfer)?.spawn(async move { done(call.await) });
+        Ok(task.abort_handle())
+    }
+
+    /// The same options and connections, acting with another credential (a delegated token).
+    pub fn with_credential(&self, credential: String) -> Result<Client> {
+        let user = self.async_client_for(Lane::Call)?.with_credential(credential)?;
+        let token = user.inner.http.credential().to_string();
+        Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user)
+    }
+
     pub fn exchange_service_token(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<DelegatedToken> {
         let (jwt, app, job) = (user_jwt.to_string(), app.to_string(), job_id.map(str::to_string));
         self.run(move |c| async move { c.exchange_service_token(&jwt, &app, job.as_deref(), ttl_seconds).await })
@@ -175,9 +197,8 @@ impl Client {
 
     pub fn as_user(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<Client> {
         let (jwt, app, job) = (user_jwt.to_string(), app.to_string(), job_id.map(str::to_string));
-        let user = self.run(move |c| async move { c.as_user(&jwt, &app, job.as_deref(), ttl_seconds).await })?;
-        let token = user.inner.http.credential().to_string();
-        Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user)
+        let token = self.run(move |c| async move { c.exchange_service_token(&jwt, &app, job.as_deref(), ttl_seconds).await })?;
+        self.with_credential(token.token)
     }
 
     pub fn spaces(&self) -> Spaces<'_> {

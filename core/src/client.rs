@@ -164,6 +164,15 @@ fn env_nonempty(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
 /// Whether a credential may be sent to `url`: https anywhere, plain http only to loopback.
 fn check_origin(url: &reqwest::Url, allow_insecure_http: bool) -> Result<()> {
     if !url.username().is_empty() || url.password().is_some() {
@@ -177,13 +186,7 @@ fn check_origin(url: &reqwest::Url, allow_insecure_http: bool) -> Result<()> {
     match url.scheme() {
         "https" => Ok(()),
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                None => false,
-            };
-            if loopback || allow_insecure_http {
+            if is_loopback(url) || allow_insecure_http {
                 Ok(())
             } else {
                 Err(Error::invalid(
@@ -296,8 +299,19 @@ impl Client {
     /// A new client acting as the end user, sharing this one's connections and settings.
     pub async fn as_user(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<Client> {
         let token = self.exchange_service_token(user_jwt, app, job_id, ttl_seconds).await?;
-        let http = self.inner.http.with_credential(token.token)?;
+        self.with_credential(token.token)
+    }
+
+    /// The same connections and options, acting with another credential (a delegated token).
+    pub fn with_credential(&self, credential: String) -> Result<Client> {
+        let http = self.inner.http.with_credential(credential)?;
         Ok(Client { inner: Arc::new(Inner { http, options: self.inner.options.clone(), base_url: self.inner.base_url.clone() }) })
+    }
+
+    /// Whether the credential travels unencrypted: plain http to a host other than this
+    /// machine (only with `allow_insecure_http`).
+    pub fn sends_credential_in_clear(&self) -> bool {
+        reqwest::Url::parse(&self.inner.base_url).is_ok_and(|u| u.scheme() == "http" && !is_loopback(&u))
     }
 }
 

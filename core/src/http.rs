@@ -213,6 +213,8 @@ pub(crate) fn transport_error(call: &str, e: TransportError) -> Error {
     let kind = match e.kind {
         TransportErrorKind::Timeout => ErrorKind::Timeout,
         TransportErrorKind::Connect | TransportErrorKind::Broken => ErrorKind::Connect,
+        // Not retryable: the caller's own transport code failed, not the network.
+        TransportErrorKind::Other => ErrorKind::Internal,
     };
     Error::new(kind, call, e.message.clone()).with_source(e)
 }

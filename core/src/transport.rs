@@ -79,12 +79,28 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection broke during the exchange: the server may have acted.
     Broken,
+    /// Not a network failure: a custom transport's own code failed (a caller's mock that
+    /// raised, say). Never retried; bindings hand back the `cause` as it was.
+    Other,
 }
 
 #[derive(Debug)]
 pub struct TransportError {
     pub kind: TransportErrorKind,
     pub message: String,
+    /// What the transport itself reported, kept for bindings that can re-raise it.
+    pub cause: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    pub fn new(kind: TransportErrorKind, message: impl Into<String>) -> Self {
+        TransportError { kind, message: message.into(), cause: None }
+    }
+
+    pub fn with_cause(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.cause = Some(Box::new(cause));
+        self
+    }
 }
 
 impl fmt::Display for TransportError {
@@ -93,7 +109,11 @@ impl fmt::Display for TransportError {
     }
 }
 
-impl std::error::Error for TransportError {}
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
 
 /// Sends one HTTP request. Implementations must not follow redirects and must send the
 /// body's exact length as `Content-Length`.
@@ -136,16 +156,14 @@ impl ReqwestTransport {
             Proxy::System => builder,
             Proxy::None => builder.no_proxy(),
             Proxy::Url(url) => {
-                let p = reqwest::Proxy::all(url).map_err(|e| TransportError {
-                    kind: TransportErrorKind::Connect,
-                    message: format!("invalid proxy URL: {e}"),
-                })?;
+                let p = reqwest::Proxy::all(url)
+                    .map_err(|e| TransportError::new(TransportErrorKind::Connect, format!("invalid proxy URL: {e}")))?;
                 builder.proxy(p)
             }
         };
         let client = builder
             .build()
-            .map_err(|e| TransportError { kind: TransportErrorKind::Connect, message: e.to_string() })?;
+            .map_err(|e| TransportError::new(TransportErrorKind::Connect, e.to_string()))?;
         Ok(ReqwestTransport { client, idle_timeout: timeout })
     }
 }
@@ -171,7 +189,8 @@ fn convert(e: reqwest::Error) -> TransportError {
         message = format!("{message}: {s}");
         source = s.source();
     }
-    TransportError { kind, message }
+    // Kept as the cause: bindings look in it for the operating system's error number.
+    TransportError::new(kind, message).with_cause(e)
 }
 
 impl Transport for ReqwestTransport {
@@ -215,7 +234,7 @@ fn pieces(data: Bytes) -> BoxStream<'static, std::io::Result<Bytes>> {
 }
 
 fn timed_out(idle: Duration) -> TransportError {
-    TransportError { kind: TransportErrorKind::Timeout, message: format!("timed out: no progress for {idle:?}") }
+    TransportError::new(TransportErrorKind::Timeout, format!("timed out: no progress for {idle:?}"))
 }
 
 /// When a request last made progress: it was sent, or the transport took a piece of its body.

@@ -124,7 +124,8 @@ struct PyReader {
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         Python::attach(|py| {
-            let chunk = self.file.call_method1(py, "read", (buf.len(),)).map_err(|e| std::io::Error::other(e.to_string()))?;
+            // The exception itself travels inside the io::Error, to be raised again as it was.
+            let chunk = self.file.call_method1(py, "read", (buf.len(),)).map_err(std::io::Error::other)?;
             let chunk = chunk.bind(py);
             let data: PyBackedBytes = chunk
                 .extract()
@@ -153,7 +154,64 @@ fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: Cancel
     })
 }
 
-fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError) -> PyResult<Op> {
+/// Runs a progress callback on the event loop of an async call, as asyncio code expects
+/// (an `asyncio.Event` set from another thread, say, would not wake its waiters).
+#[pyclass(module = "fluidcloud._core", frozen)]
+struct ProgressOnLoop {
+    callback: Py<PyAny>,
+    failure: CallbackError,
+    cancel: CancellationToken,
+}
+
+#[pymethods]
+impl ProgressOnLoop {
+    fn __call__(&self, py: Python<'_>, done: u64, total: u64) {
+        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return;
+        }
+        let outcome = self.callback.call1(py, (done, total)).and_then(|returned| {
+            let returned = returned.bind(py);
+            if py.import("inspect")?.call_method1("isawaitable", (returned,))?.is_truthy()? {
+                if returned.hasattr("close")? {
+                    returned.call_method0("close")?; // a coroutine that will never run, said so once
+                }
+                return Err(PyTypeError::new_err("on_progress must be a plain function; it returned an awaitable"));
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            *slot = Some(e);
+            self.cancel.cancel();
+        }
+    }
+}
+
+/// Where progress callbacks run: on the calling thread's side (blocking calls), or on the
+/// event loop of an async call.
+#[derive(Clone)]
+enum CallbackHome {
+    Thread,
+    Loop(Arc<Py<PyAny>>),
+}
+
+fn progress_for(home: &CallbackHome, callback: Bound<'_, PyAny>, failure: CallbackError, cancel: CancellationToken) -> PyResult<fluidcloud::Progress> {
+    Ok(match home {
+        CallbackHome::Thread => progress_callback(callback.unbind(), failure, cancel),
+        CallbackHome::Loop(event_loop) => {
+            let event_loop = event_loop.clone();
+            let on_loop = Py::new(callback.py(), ProgressOnLoop { callback: callback.unbind(), failure, cancel })?;
+            Arc::new(move |done, total| {
+                Python::attach(|py| {
+                    // A closed loop has no one left to tell.
+                    let _ = event_loop.call_method1(py, "call_soon_threadsafe", (on_loop.clone_ref(py), done, total));
+                })
+            })
+        }
+    })
+}
+
+fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError, home: &CallbackHome) -> PyResult<Op> {
     let a = Args { op, dict };
     if let Some(parsed) = Op::parse(op, &a)? {
         return Ok(parsed);
@@ -176,12 +234,12 @@ fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError) -> PyRe
                 }
                 other => return Err(PyValueError::new_err(format!("files.upload: unknown source kind '{other}'"))),
             };
-            let progress = a.item("on_progress")?.map(|cb| progress_callback(cb.unbind(), failure.clone(), cancel.clone()));
+            let progress = a.item("on_progress")?.map(|cb| progress_for(home, cb, failure.clone(), cancel.clone())).transpose()?;
             Op::upload(&a, source, progress, cancel)?
         }
         "files.download" => {
             let cancel = CancellationToken::new();
-            let progress = a.item("on_progress")?.map(|cb| progress_callback(cb.unbind(), failure.clone(), cancel.clone()));
+            let progress = a.item("on_progress")?.map(|cb| progress_for(home, cb, failure.clone(), cancel.clone())).transpose()?;
             Op::download(&a, a.path("dest")?, progress, cancel)?
         }
         other => return Err(PyValueError::new_err(format!("unknown operation '{other}'"))),
@@ -199,7 +257,61 @@ fn to_py_err(py: Python<'_>, e: fluidcloud::Error) -> PyErr {
     }
 }
 
+/// An exception of the caller's own code that the core carried along as the cause: a file
+/// object's `read`, or the transport of an `http_client`.
+fn python_cause(e: &fluidcloud::Error) -> Option<&PyErr> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = next {
+        if let Some(raised) = err.downcast_ref::<PyErr>() {
+            return Some(raised);
+        }
+        // io::Error::source() skips the error it wraps; look inside.
+        if let Some(raised) = err.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref::<PyErr>()) {
+            return Some(raised);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// The operating system's error behind a transport failure, as Python's own `OSError`
+/// subclass (`ConnectionRefusedError`, …), for `__cause__`.
+fn os_cause(e: &fluidcloud::Error) -> Option<PyErr> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = next {
+        if let Some(errno) = err.downcast_ref::<std::io::Error>().and_then(std::io::Error::raw_os_error) {
+            return Some(PyOSError::new_err((errno, std::io::Error::from_raw_os_error(errno).to_string())));
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// Whether `raised` is one of httpx's own errors, which the SDK reports as its own classes
+/// (with the httpx error as `__cause__`). httpx is never imported for this.
+fn is_httpx_error(py: Python<'_>, raised: &PyErr, class: &str) -> bool {
+    let Ok(modules) = py.import("sys").and_then(|sys| sys.getattr("modules")) else { return false };
+    let Ok(httpx) = modules.get_item("httpx") else { return false };
+    httpx.getattr(class).is_ok_and(|cls| raised.value(py).is_instance(&cls).unwrap_or(false))
+}
+
 fn build_py_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
+    let cause = python_cause(e).map(|raised| raised.clone_ref(py));
+    if let Some(raised) = &cause {
+        if !is_httpx_error(py, raised, "HTTPError") {
+            // The caller's own exception (an assertion in a mock transport, a KeyboardInterrupt
+            // in read()), raised again as it was.
+            return Ok(raised.clone_ref(py));
+        }
+    }
+    let err = build_sdk_err(py, e)?;
+    if let Some(cause) = cause.or_else(|| os_cause(e)) {
+        err.set_cause(py, Some(cause));
+    }
+    Ok(err)
+}
+
+fn build_sdk_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
     let message = e.to_string();
     let class = match e.kind() {
         ErrorKind::InvalidInput => return Ok(PyValueError::new_err(message)),
@@ -250,8 +362,59 @@ fn finish(py: Python<'_>, result: fluidcloud::Result<Answer>, failure: &Callback
     if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e);
     }
+    convert(py, result)
+}
+
+fn convert(py: Python<'_>, result: fluidcloud::Result<Answer>) -> PyResult<Py<PyAny>> {
     let answer = result.map_err(|e| to_py_err(py, e))?;
     Ok(pythonize::pythonize(py, &answer)?.unbind())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Async calls: an asyncio future settled from the SDK's runtime
+// ---------------------------------------------------------------------------------------------
+
+/// Settles an async call's future on its event loop, after the progress callbacks queued
+/// before it: one that raised wins over the cancellation it caused.
+#[pyclass(module = "fluidcloud._core", frozen)]
+struct Settle {
+    future: Py<PyAny>,
+    outcome: Mutex<Option<PyResult<Py<PyAny>>>>,
+    failure: CallbackError,
+}
+
+#[pymethods]
+impl Settle {
+    fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        let future = self.future.bind(py);
+        if future.call_method0("done")?.is_truthy()? {
+            return Ok(()); // cancelled meanwhile
+        }
+        let failed = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+        match (failed, outcome) {
+            (Some(e), _) | (None, Some(Err(e))) => future.call_method1("set_exception", (e.into_value(py),))?,
+            (None, Some(Ok(value))) => future.call_method1("set_result", (value,))?,
+            (None, None) => return Ok(()),
+        };
+        Ok(())
+    }
+}
+
+/// Aborts the SDK's task when its asyncio future is cancelled.
+#[pyclass(module = "fluidcloud._core", frozen)]
+struct AbortOnCancel {
+    abort: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+        if future.call_method0("cancelled")?.is_truthy()? {
+            self.abort.abort();
+        }
+        Ok(())
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -270,7 +433,7 @@ async fn collect(body: RequestBody) -> Result<Bytes, TransportError> {
             let mut out = Vec::with_capacity(len as usize);
             let mut stream = stream;
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| TransportError { kind: TransportErrorKind::Broken, message: e.to_string() })?;
+                let chunk = chunk.map_err(|e| TransportError::new(TransportErrorKind::Broken, e.to_string()))?;
                 out.extend_from_slice(&chunk);
             }
             Ok(Bytes::from(out))
@@ -279,15 +442,15 @@ async fn collect(body: RequestBody) -> Result<Bytes, TransportError> {
 }
 
 fn httpx_send(py: Python<'_>, client: &Py<PyAny>, request: HttpRequest, body: Bytes) -> Result<HttpResponse, TransportError> {
-    let failed = |kind, message: String| TransportError { kind, message };
+    let failed = |kind, e: PyErr| TransportError::new(kind, e.to_string()).with_cause(e);
     let headers = PyDict::new(py);
     for (name, value) in request.headers.iter() {
         if let Ok(v) = value.to_str() {
-            headers.set_item(name.as_str(), v).map_err(|e| failed(TransportErrorKind::Connect, e.to_string()))?;
+            headers.set_item(name.as_str(), v).map_err(|e| failed(TransportErrorKind::Other, e))?;
         }
     }
     let kwargs = PyDict::new(py);
-    let set = |k: &str, v: Bound<'_, PyAny>| kwargs.set_item(k, v).map_err(|e| failed(TransportErrorKind::Connect, e.to_string()));
+    let set = |k: &str, v: Bound<'_, PyAny>| kwargs.set_item(k, v).map_err(|e| failed(TransportErrorKind::Other, e));
     set("headers", headers.into_any())?;
     if !body.is_empty() || request.method == fluidcloud::transport::Method::PUT || request.method == fluidcloud::transport::Method::POST {
         set("content", PyBytes::new(py, &body).into_any())?;
@@ -297,7 +460,7 @@ fn httpx_send(py: Python<'_>, client: &Py<PyAny>, request: HttpRequest, body: By
         Ok(r) => r,
         Err(e) => {
             let kind = httpx_error_kind(py, &e);
-            return Err(failed(kind, e.to_string()));
+            return Err(failed(kind, e));
         }
     };
     let read = || -> PyResult<(u16, HeaderMap, Vec<u8>)> {
@@ -314,24 +477,25 @@ fn httpx_send(py: Python<'_>, client: &Py<PyAny>, request: HttpRequest, body: By
         let content: Vec<u8> = response.getattr("content")?.extract()?;
         Ok((status, map, content))
     };
-    let (status, headers, content) = read().map_err(|e| failed(TransportErrorKind::Broken, e.to_string()))?;
+    let (status, headers, content) = read().map_err(|e| {
+        let kind = if is_httpx_error(py, &e, "TransportError") { TransportErrorKind::Broken } else { TransportErrorKind::Other };
+        failed(kind, e)
+    })?;
     let body = stream::once(async move { Ok(Bytes::from(content)) }).boxed();
     Ok(HttpResponse { status, headers, body })
 }
 
+/// httpx's network failures are retried as the native stack's are; anything else the
+/// client raised is the caller's (a mock's assertion, a KeyboardInterrupt): not retried.
 fn httpx_error_kind(py: Python<'_>, e: &PyErr) -> TransportErrorKind {
-    let is = |name: &str| {
-        py.import("httpx")
-            .and_then(|m| m.getattr(name))
-            .map(|cls| e.value(py).is_instance(&cls).unwrap_or(false))
-            .unwrap_or(false)
-    };
-    if is("TimeoutException") {
+    if is_httpx_error(py, e, "TimeoutException") {
         TransportErrorKind::Timeout
-    } else if is("ConnectError") {
+    } else if is_httpx_error(py, e, "ConnectError") {
         TransportErrorKind::Connect
-    } else {
+    } else if is_httpx_error(py, e, "TransportError") {
         TransportErrorKind::Broken
+    } else {
+        TransportErrorKind::Other
     }
 }
 
@@ -344,7 +508,7 @@ impl Transport for HttpxTransport {
             // httpx blocks: it runs on the blocking pool, holding the GIL only there.
             tokio::task::spawn_blocking(move || Python::attach(|py| httpx_send(py, &client, request, body)))
                 .await
-                .map_err(|e| TransportError { kind: TransportErrorKind::Broken, message: e.to_string() })?
+                .map_err(|e| TransportError::new(TransportErrorKind::Broken, e.to_string()))?
         })
     }
 }
@@ -410,6 +574,8 @@ impl Client {
             max_retries,
             concurrency,
             user_agent: Some(USER_AGENT.to_string()),
+            // As the official client does: the Python layer warns instead (see client.py).
+            allow_insecure_http: true,
             ..ClientOptions::default()
         };
         if let Some(seconds) = connect_timeout {
@@ -432,7 +598,7 @@ impl Client {
     /// Ctrl-C stops it.
     fn call(&self, py: Python<'_>, op: &str, args: &Bound<'_, PyDict>) -> PyResult<Py<PyAny>> {
         let failure = CallbackError::default();
-        let parsed = parse_op(op, args, &failure)?;
+        let parsed = parse_op(op, args, &failure, &CallbackHome::Thread)?;
         let lane = parsed.lane();
         let pending = self
             .inner
@@ -442,26 +608,41 @@ impl Client {
         finish(py, result, &failure)
     }
 
-    /// Runs `op` on the SDK's runtime; returns an awaitable of its answer.
+    /// Runs `op` on the SDK's runtime threads; returns an asyncio future of its answer, on
+    /// the running loop. Cancelling the future aborts the call. (The SDK's own runtime, not
+    /// a global one, so that a forked child starts a fresh one.)
     fn call_async<'py>(&self, py: Python<'py>, op: &str, args: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
+        let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
         let failure = CallbackError::default();
-        let parsed = parse_op(op, args, &failure)?;
-        let client = self.inner.async_client().map_err(|e| to_py_err(py, e))?;
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = execute(client, parsed).await;
-            Python::attach(|py| finish(py, result, &failure))
-        })
+        let parsed = parse_op(op, args, &failure, &CallbackHome::Loop(Arc::new(event_loop.clone().unbind())))?;
+        let future = event_loop.call_method0("create_future")?;
+        let (settle_future, settle_loop) = (future.clone().unbind(), event_loop.unbind());
+        let done = move |result: fluidcloud::Result<Answer>| {
+            Python::attach(|py| {
+                let settle = Settle { future: settle_future, outcome: Mutex::new(Some(convert(py, result))), failure };
+                // A closed loop has no one left to tell.
+                if let Ok(settle) = Py::new(py, settle) {
+                    let _ = settle_loop.call_method1(py, "call_soon_threadsafe", (settle,));
+                }
+            })
+        };
+        let abort = self.inner.spawn_then(move |c| execute(c, parsed), done).map_err(|e| to_py_err(py, e))?;
+        future.call_method1("add_done_callback", (Py::new(py, AbortOnCancel { abort })?,))?;
+        Ok(future)
     }
 
-    /// A client acting as the end user (see `FluidCloud.as_user`), sharing this one's
-    /// connections or `http_client`.
-    #[pyo3(signature = (user_jwt, app, *, job_id=None, ttl_seconds=None))]
-    fn as_user(&self, py: Python<'_>, user_jwt: String, app: String, job_id: Option<String>, ttl_seconds: Option<u64>) -> PyResult<Client> {
-        let inner = self.inner.clone();
-        let user = py
-            .detach(move || inner.as_user(&user_jwt, &app, job_id.as_deref(), ttl_seconds))
-            .map_err(|e| to_py_err(py, e))?;
-        Ok(Client { inner: user })
+    /// A client with the same options and connections acting with `credential` (the token
+    /// of `exchange_service_token`, for `as_user`).
+    fn with_credential(&self, py: Python<'_>, credential: String) -> PyResult<Client> {
+        let inner = self.inner.with_credential(credential).map_err(|e| to_py_err(py, e))?;
+        Ok(Client { inner })
+    }
+
+    /// Whether the key travels unencrypted (plain http to another machine).
+    #[getter]
+    fn sends_credential_in_clear(&self, py: Python<'_>) -> PyResult<bool> {
+        let client = self.inner.async_client().map_err(|e| to_py_err(py, e))?;
+        Ok(client.sends_credential_in_clear())
     }
 
     fn __repr__(&self) -> String {

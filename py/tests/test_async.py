@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import signal
+import threading
+import time
 
 import pytest
 
 import fluidcloud
+from emulator_proc import start_emulator, stop_emulator
 
 
 def run(coro):
@@ -57,5 +62,95 @@ def test_the_event_loop_keeps_running_during_an_async_upload(emu):
             await fc.files.upload(b"q" * (2 * 1024 * 1024), space)
             ticker.cancel()
             assert ticks > 5
+
+    run(scenario())
+
+
+def test_async_calls_work_in_a_forked_child(emu):
+    async def spaces():
+        async with fluidcloud.AsyncFluidCloud(emu.api_key, base_url=emu.base_url) as fc:
+            return len(await fc.spaces.list())
+
+    assert run(spaces()) == 1
+    pid = os.fork()
+    if pid == 0:  # the child: the parent's runtime threads do not exist here
+        code = 1
+        try:
+            signal.alarm(20)  # a hang fails the test instead of blocking it
+            code = 0 if run(spaces()) == 1 else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+def test_progress_callbacks_run_on_the_event_loop(emu):
+    async def scenario():
+        async with fluidcloud.AsyncFluidCloud(emu.api_key, base_url=emu.base_url) as fc:
+            space = (await fc.spaces.list())[0].id
+            loop_thread = threading.get_ident()
+            threads = set()
+            first_progress = asyncio.Event()
+
+            def on_progress(done, total):
+                threads.add(threading.get_ident())
+                first_progress.set()  # asyncio objects are only safe on their loop's thread
+
+            waiter = asyncio.ensure_future(first_progress.wait())
+            await fc.files.upload(b"p" * 300_000, space, on_progress=on_progress)
+            await asyncio.wait_for(waiter, 5)
+            assert threads == {loop_thread}
+
+            async def coroutine_callback(done, total):
+                pass
+
+            with pytest.raises(TypeError, match="plain function"):
+                await fc.files.upload(b"c" * 300_000, space, name="c.bin", on_progress=coroutine_callback)
+            assert len(await fc.files.list(space)) == 1, "the second upload stopped"
+
+    asyncio.run(scenario(), debug=True)
+
+
+def test_a_cancelled_async_download_leaves_nothing_behind(tmp_path):
+    slow = start_emulator(["--storage-bytes-per-sec", "1MiB"])
+    try:
+
+        async def scenario():
+            async with fluidcloud.AsyncFluidCloud(slow.api_key, base_url=slow.base_url) as fc:
+                space = (await fc.spaces.list())[0].id
+                f = await fc.files.upload(os.urandom(1 << 20), space, name="big.bin")
+                task = None
+
+                def cancel_once_bytes_arrive(done, total):
+                    if done and not task.done():
+                        task.cancel()
+
+                task = asyncio.ensure_future(fc.files.download(f.id, tmp_path / "big.bin", on_progress=cancel_once_bytes_arrive))
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+
+        run(scenario())
+    finally:
+        stop_emulator(slow)
+    # The runtime drops the aborted download on its own thread: wait for that, not a time.
+    deadline = time.monotonic() + 10
+    while any(tmp_path.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_as_user_keeps_the_parents_options(emu):
+    from test_surface import user_jwt
+
+    async def scenario():
+        svc = emu.new_key(["service:delegate"])["key"]
+        async with fluidcloud.AsyncFluidCloud(svc, base_url=emu.base_url, max_retries=0) as parent:
+            user = await parent.as_user(user_jwt("u-async"), "talk")
+            emu.admin("POST", "/faults", {"rules": [
+                {"target": "api", "path_contains": "/quota", "times": 1, "action": "status", "status": 503}]})
+            with pytest.raises(fluidcloud.ApiError) as caught:
+                await user.quota.usage()  # not retried: max_retries=0 came along
+            assert caught.value.status == 503
+            assert (await user.quota.usage()).bytes_used == 0
 
     run(scenario())

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import pickle
 import uuid
 
 import pytest
@@ -104,8 +107,6 @@ def test_local_failures_raise_what_the_official_client_raises(fc, space, tmp_pat
         fluidcloud.FluidCloud("")
     with pytest.raises(ValueError):
         fc.files.get("")
-    with pytest.raises(ValueError, match="https"):
-        fluidcloud.FluidCloud("fck_test_x", base_url="http://example.com")
     with open(tmp_path / "t.txt", "w") as text:
         with pytest.raises(TypeError, match="binary"):
             fc.files.upload(text, space)
@@ -177,3 +178,52 @@ def test_bad_client_options_are_clear_errors(emu):
             build(**options)
         assert "hunter2" not in str(e.value)
     assert build(max_retries=0, concurrency=1).spaces.list()
+
+
+def test_plain_http_beyond_this_machine_works_as_in_the_official_client_and_is_warned(caplog):
+    # An emulator in docker-compose, say: refusing would break code that runs unchanged.
+    with caplog.at_level(logging.WARNING, logger="fluidcloud"):
+        fc = fluidcloud.FluidCloud("fck_test_secret", base_url="http://fluidcloud-emulator:8787")
+    assert fc.base_url == "http://fluidcloud-emulator:8787"
+    assert "plain http" in caplog.text and "fck_test_secret" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fluidcloud"):
+        fluidcloud.FluidCloud("fck_test_secret", base_url="http://127.0.0.1:9")
+        fluidcloud.FluidCloud("fck_test_secret", base_url="https://example.com")
+    assert caplog.text == ""
+
+
+def test_errors_survive_pickling_across_processes():
+    err = fluidcloud.NotFoundError(404, "Not Found", request_id="req_1")
+    back = pickle.loads(pickle.dumps(err))
+    assert (type(back), back.status, back.detail, back.request_id) == (fluidcloud.NotFoundError, 404, "Not Found", "req_1")
+    assert str(back) == str(err)
+    plain = pickle.loads(pickle.dumps(fluidcloud.FluidCloudError("boom")))
+    assert str(plain) == "boom"
+
+
+def test_a_file_objects_own_exception_comes_back_as_it_was(fc, space):
+    class DiskOnFire(Exception):
+        pass
+
+    class Burning(io.BytesIO):
+        def read(self, n=-1):
+            raise DiskOnFire("disk on fire")
+
+    with pytest.raises(DiskOnFire, match="disk on fire"):
+        fc.files.upload(Burning(b"abc"), space, name="r.bin")
+
+    class Interrupted(io.BytesIO):
+        def read(self, n=-1):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fc.files.upload(Interrupted(b"a" * 300_000), space, name="k.bin")
+    assert [f.original_name for f in fc.files.list(space)] == []
+
+
+def test_a_refused_connection_carries_the_operating_systems_error():
+    fc = fluidcloud.FluidCloud("fck_test_x", base_url="http://127.0.0.1:1", max_retries=0)
+    with pytest.raises(fluidcloud.APIConnectionError) as caught:
+        fc.spaces.list()
+    assert isinstance(caught.value.__cause__, ConnectionRefusedError)

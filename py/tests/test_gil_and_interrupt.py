@@ -7,7 +7,8 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable, Tuple
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Tuple
 
 # 256 KiB/s per storage connection: a 2 MiB upload takes seconds.
 EMULATOR_FLAGS = ["--multipart-threshold", "64KiB", "--part-size", "64KiB", "--storage-bytes-per-sec", "262144"]
@@ -35,10 +36,11 @@ def _ticks_during(action: Callable[[], object]) -> Tuple[int, float]:
     return ticks, time.monotonic() - started
 
 
-def _interrupt(emu, child_code: str, first_line: str, in_flight: Callable[[], None]) -> None:
+def _interrupt(emu, child_code: str, first_line: str, in_flight: Callable[[], None], key: Optional[str] = None, extra: Sequence[str] = ()) -> None:
     """Runs `child_code` until it prints `first_line`, sends SIGINT once `in_flight` returns,
     and checks that the child stopped by KeyboardInterrupt within a second."""
-    child = subprocess.Popen([sys.executable, "-c", child_code, emu.api_key, emu.base_url], stdout=subprocess.PIPE, text=True)
+    argv = [sys.executable, "-c", child_code, key or emu.api_key, emu.base_url, *extra]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         assert child.stdout.readline().strip() == first_line
@@ -121,3 +123,25 @@ except KeyboardInterrupt:
 def test_ctrl_c_stops_a_short_call_within_a_second(emu):
     _delay_next_api_call(emu, "/files", 20000)
     _interrupt(emu, SHORT_CALL_CHILD, "ready", in_flight=lambda: _wait_until_the_delay_is_taken(emu))
+
+
+AS_USER_CHILD = """
+import sys, fluidcloud
+sys.path.insert(0, sys.argv[3])
+from test_surface import user_jwt
+fc = fluidcloud.FluidCloud(sys.argv[1], base_url=sys.argv[2])
+print("ready", flush=True)
+try:
+    fc.as_user(user_jwt("u-ctrl-c"), "talk")
+    print("finished", flush=True)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+"""
+
+
+def test_ctrl_c_stops_as_user_within_a_second(emu):
+    svc = emu.new_key(["service:delegate"])["key"]
+    _delay_next_api_call(emu, "/auth/service-token", 20000)
+    here = str(Path(__file__).resolve().parent)
+    _interrupt(emu, AS_USER_CHILD, "ready", in_flight=lambda: _wait_until_the_delay_is_taken(emu), key=svc, extra=[here])

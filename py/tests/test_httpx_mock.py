@@ -83,5 +83,31 @@ def test_transport_errors_from_the_mock_become_connection_errors():
 
     fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, max_retries=1,
                                http_client=httpx.Client(transport=httpx.MockTransport(handler)))
-    with pytest.raises(fluidcloud.APIConnectionError):
+    with pytest.raises(fluidcloud.APIConnectionError) as caught:
         fc.spaces.list()
+    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+
+def test_the_handlers_own_exceptions_come_back_as_they_were_without_retries():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path.endswith("/spaces"):
+            assert False, "an assertion in the test's handler"
+        raise KeyboardInterrupt
+
+    fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, max_retries=2,
+                               http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    with pytest.raises(AssertionError, match="the test's handler"):
+        fc.spaces.list()
+    with pytest.raises(KeyboardInterrupt):
+        fc.quota.usage()
+    assert calls == ["/api/v1/spaces", "/api/v1/quota"], "each tried once"
+
+
+def test_an_async_httpx_client_is_refused_up_front():
+    with pytest.raises(TypeError, match="AsyncClient"):
+        fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.AsyncClient())
+    with pytest.raises(TypeError, match="AsyncClient"):
+        fluidcloud.AsyncFluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.AsyncClient())

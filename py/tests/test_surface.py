@@ -163,7 +163,9 @@ def test_public_names_match_the_official_package():
         "QuotaExceededError", "ConflictError", "Space", "Folder", "File", "Quota", "Link", "Share",
         "DelegatedToken", "__version__",
     }
-    assert expected <= set(fluidcloud.__all__)
+    # Exactly: a star import must not bring our additions (CancelledError would shadow asyncio's).
+    assert set(fluidcloud.__all__) == expected
+    assert fluidcloud.AsyncFluidCloud and fluidcloud.APIConnectionError and fluidcloud.IntegrityError
     assert fluidcloud.__version__ == "0.1.0"
     from fluidcloud.errors import ApiError, NotFoundError  # noqa: F401
     assert issubclass(fluidcloud.NotFoundError, fluidcloud.ApiError)

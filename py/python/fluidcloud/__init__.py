@@ -41,10 +41,6 @@ __all__ = [
     "Share",
     "DelegatedToken",
     "__version__",
-    # Beyond the official client:
-    "AsyncFluidCloud",
-    "APIConnectionError",
-    "APITimeoutError",
-    "CancelledError",
-    "IntegrityError",
 ]
+# As in the official package: `from fluidcloud import *` brings nothing more (our own
+# `CancelledError` would shadow asyncio's). The additions are imported by name.

@@ -12,6 +12,7 @@ multipart parts in parallel.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import numbers
@@ -121,8 +122,10 @@ def _make_core(
         raise TypeError(f"api_key must be str, not {type(api_key).__name__}")
     if api_key == "":
         raise ValueError("api_key is required")
+    if http_client is not None and inspect.iscoroutinefunction(getattr(http_client, "request", None)):
+        raise TypeError("http_client must be an httpx.Client: an async client (httpx.AsyncClient) is not supported")
     progress_timeout, connect_timeout = _timeouts(timeout)
-    return _core.Client(
+    core = _core.Client(
         api_key,
         base_url=base_url,
         api_version=api_version,
@@ -132,6 +135,10 @@ def _make_core(
         concurrency=_count("concurrency", concurrency),
         http_client=http_client,
     )
+    if core.sends_credential_in_clear and http_client is None:
+        # Allowed, as by the official client (an emulator in docker-compose, say), but said.
+        logger.warning("sending the API key over plain http to %s: use https beyond a private network", core.base_url)
+    return core
 
 
 class FluidCloud(_Base):
@@ -216,8 +223,8 @@ class FluidCloud(_Base):
         connections and therefore its timeout.
         """
         del timeout
-        core = self._client().as_user(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
-        return FluidCloud._wrap(core, self._http)
+        token = self.exchange_service_token(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
+        return FluidCloud._wrap(self._client().with_credential(token.token), self._http)
 
     def close(self) -> None:
         """Release the client (and close ``http_client`` when one was given)."""
@@ -377,6 +384,14 @@ class AsyncFluidCloud(_Base):
         self._core = _make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency)
         self._attach()
 
+    @classmethod
+    def _wrap(cls, core: _core.Client, http_client: Any) -> "AsyncFluidCloud":
+        self = cls.__new__(cls)
+        self._http = http_client
+        self._core = core
+        self._attach()
+        return self
+
     def _attach(self) -> None:
         self.spaces = _AsyncSpaces(self)
         self.folders = _AsyncFolders(self)
@@ -413,7 +428,7 @@ class AsyncFluidCloud(_Base):
     ) -> "AsyncFluidCloud":
         del timeout
         token = await self.exchange_service_token(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
-        return AsyncFluidCloud(token.token, base_url=self.base_url, http_client=self._http)
+        return AsyncFluidCloud._wrap(self._client().with_credential(token.token), self._http)
 
     async def close(self) -> None:
         self._core = None

@@ -52,6 +52,11 @@ class ApiError(FluidCloudError):
         self.request_id = request_id
         super().__init__(message or f"FluidCloud API error {status}: {detail!r}")
 
+    def __reduce__(self) -> Any:
+        # `args` holds only the message: rebuilt from it alone, the error would lose its
+        # status (errors cross process pools by pickle).
+        return (type(self), (self.status, self.detail, str(self)), self.__dict__)
+
 
 class AuthError(ApiError):
     """401: the API key or token is missing, unknown, expired or revoked."""
