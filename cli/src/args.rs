@@ -9,7 +9,7 @@ Exit status:
    0  success
    1  the service refused the request otherwise (400, 422, 429, 5xx, a failed storage PUT)
    2  bad usage: unknown flag, invalid value, missing API key, ambiguous --space
-   3  authentication failed (401): the API key is missing, unknown, expired or revoked
+   3  authentication failed (401): the API key is unknown, expired or revoked
    4  permission denied (403): the key lacks a scope
    5  not found (404): no such file, folder, space or share (or another tenant's)
    6  conflict (409): e.g. a folder name already taken, a file not yet scanned clean
@@ -17,7 +17,11 @@ Exit status:
    8  network: the service could not be reached, or timed out
    9  integrity: downloaded or uploaded bytes did not match (size or SHA-256)
   10  local file error: a path could not be read or written
+ 129  interrupted by SIGHUP (the terminal closed)
  130  interrupted (Ctrl-C)
+ 143  interrupted by SIGTERM (e.g. timeout, kill)
+
+A signal's status is 128 + its number, as shells expect; a partial download is removed.
 
 Errors are one line on stderr, with the request id when the service sent one; with --json
 that line is a JSON object {\"error\": {...}}.

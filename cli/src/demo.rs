@@ -10,6 +10,7 @@ use fluidcloud_emulator::{Config, Emulator};
 use serde::Serialize;
 
 use crate::commands::print_quota;
+use crate::interruptible;
 use crate::output::{print_json, say, size, Bars, CliResult, Failure};
 
 const SPACE: &str = "FluidCloud demo";
@@ -62,11 +63,13 @@ async fn run(client: &Client, embedded: bool, proxy: Proxy, json: bool, cancel: 
         say(format!("FluidCloud demo against {where_}"));
     }
 
-    let existing = client.spaces().list().await?.into_iter().find(|s| s.name == SPACE);
+    // The upload stops through the core on Ctrl-C; the other calls are dropped.
+    let find = async { client.spaces().list().await.map_err(Failure::from) };
+    let existing = interruptible(cancel, find).await?.into_iter().find(|s| s.name == SPACE);
     let space_created = existing.is_none();
     let space = match existing {
         Some(s) => s,
-        None => client.spaces().create(SPACE).await?,
+        None => interruptible(cancel, async { client.spaces().create(SPACE).await.map_err(Failure::from) }).await?,
     };
     if text {
         let how = if space_created { "created" } else { "reusing" };
@@ -94,7 +97,7 @@ async fn run(client: &Client, embedded: bool, proxy: Proxy, json: bool, cancel: 
         say(format!("             public URL: {public_url}"));
     }
 
-    let fetched = fetch(&public_url, proxy).await?;
+    let fetched = interruptible(cancel, fetch(&public_url, proxy)).await?;
     if fetched != image {
         return Err(Failure::integrity(format!(
             "the public URL served {} bytes that differ from the {} uploaded",
@@ -107,7 +110,7 @@ async fn run(client: &Client, embedded: bool, proxy: Proxy, json: bool, cancel: 
         say(format!("3. fetched   the public URL with no credential: {} bytes, identical to the upload{sha}", fetched.len()));
     }
 
-    let quota = client.quota().usage().await?;
+    let quota = interruptible(cancel, async { client.quota().usage().await.map_err(Failure::from) }).await?;
     if json {
         return print_json(&Report {
             base_url: client.base_url().to_string(),

@@ -9,9 +9,13 @@ mod transfer;
 
 use std::future::Future;
 use std::io::Write;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 
-use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind as ClapErrorKind};
+use clap::{CommandFactory, FromArgMatches};
 use fluidcloud::{CancellationToken, Client, ClientOptions};
+use futures_util::future::select_all;
 use tokio::signal::unix::{signal, SignalKind};
 
 use args::{Cli, Command};
@@ -19,20 +23,12 @@ use commands::Ctx;
 use output::{CliResult, Failure};
 
 fn main() {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => {
-            // One line: the reason, not clap's whole usage block.
-            let text = e.to_string();
-            let reason: Vec<&str> = text
-                .lines()
-                .take_while(|l| !l.starts_with("Usage:"))
-                .map(|l| l.trim().trim_start_matches("error: "))
-                .filter(|l| !l.is_empty() && !l.starts_with("tip:") && !l.starts_with("For more information"))
-                .collect();
-            let reason = if reason.is_empty() { "invalid arguments".to_string() } else { reason.join(" ") };
-            let json = std::env::args().any(|a| a == "--json");
-            Failure::usage(format!("{reason} (see --help)")).print(json);
+            // Not env::args(): it panics on an argument that is not UTF-8.
+            let json = std::env::args_os().skip(1).any(|a| a == "--json");
+            Failure::usage(format!("{} (see --help)", usage_reason(&e))).print(json);
             std::process::exit(2);
         }
         Err(e) => {
@@ -58,44 +54,113 @@ fn main() {
     }
 }
 
+/// The command line, from `args_os` (paths need not be UTF-8).
+fn parse() -> Result<Cli, clap::Error> {
+    let mut matches = missing_subcommand_is_an_error(Cli::command()).try_get_matches_from(std::env::args_os())?;
+    Cli::from_arg_matches_mut(&mut matches)
+}
+
+/// clap answers a command that needs a subcommand and got nothing with its whole help, as an
+/// error; a MissingSubcommand error instead says what is missing and lists the choices.
+fn missing_subcommand_is_an_error(cmd: clap::Command) -> clap::Command {
+    let names: Vec<String> = cmd.get_subcommands().map(|c| c.get_name().to_string()).collect();
+    names.iter().fold(cmd.arg_required_else_help(false), |cmd, name| cmd.mut_subcommand(name, missing_subcommand_is_an_error))
+}
+
+/// One line: the reason, not clap's whole usage block.
+fn usage_reason(e: &clap::Error) -> String {
+    match e.kind() {
+        ClapErrorKind::MissingSubcommand => match e.get(ContextKind::ValidSubcommand) {
+            Some(ContextValue::Strings(choices)) => format!("a subcommand is required: {}", choices.join(", ")),
+            _ => "a subcommand is required".to_string(),
+        },
+        // clap cannot say which argument; paths may be any bytes, so it is one of the others.
+        ClapErrorKind::InvalidUtf8 => "an argument is not valid UTF-8: ids, names and other values must be text".to_string(),
+        _ => {
+            let text = e.to_string();
+            let reason: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("Usage:"))
+                .map(|l| l.trim().trim_start_matches("error: "))
+                .filter(|l| !l.is_empty() && !l.starts_with("tip:") && !l.starts_with("For more information"))
+                .collect();
+            if reason.is_empty() { "invalid arguments".to_string() } else { reason.join(" ") }
+        }
+    }
+}
+
 async fn run(cli: Cli) -> CliResult<()> {
     let Cli { api_key, base_url, json, command } = cli;
     if let Command::Emulator(args) = command {
         return emulator(args, json).await;
     }
-    // Ctrl-C cancels: transfers stop through the core (which removes partial downloads),
-    // other calls are dropped.
     let cancel = CancellationToken::new();
-    let on_interrupt = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
+    let caught = stop_on_signals(&cancel)?;
+    let result = dispatch(api_key, base_url, json, command, &cancel).await;
+    // Whatever the cut-short work failed with, the signal is why: shells expect 128 + its number.
+    match (result, caught.load(Ordering::SeqCst)) {
+        (Err(_), number) if number != 0 => Err(Failure::signalled(number, signal_name(number))),
+        (result, _) => result,
+    }
+}
+
+async fn dispatch(api_key: Option<String>, base_url: Option<String>, json: bool, command: Command, cancel: &CancellationToken) -> CliResult<()> {
     if let Command::Demo = command {
-        return demo::demo(api_key, base_url, json, &cancel).await;
+        return demo::demo(api_key, base_url, json, cancel).await;
     }
     let client = Client::new(ClientOptions { api_key, base_url, ..ClientOptions::default() })?;
     let ctx = Ctx { client, json };
     match command {
-        Command::Upload(a) => transfer::upload(&ctx, a, &cancel).await,
-        Command::Download(a) => transfer::download(&ctx, a, &cancel).await,
-        Command::Ls(a) => interruptible(&cancel, commands::ls(&ctx, a)).await,
-        Command::Get { file_id } => interruptible(&cancel, commands::get(&ctx, &file_id)).await,
-        Command::Rename { file_id, name } => interruptible(&cancel, commands::rename(&ctx, &file_id, &name)).await,
-        Command::Mv(a) => interruptible(&cancel, commands::mv(&ctx, a)).await,
-        Command::Rm { file_id } => interruptible(&cancel, commands::rm(&ctx, &file_id)).await,
-        Command::Restore { file_id } => interruptible(&cancel, commands::restore(&ctx, &file_id)).await,
-        Command::Link(a) => interruptible(&cancel, commands::link(&ctx, a)).await,
-        Command::Shares(c) => interruptible(&cancel, commands::shares(&ctx, c)).await,
-        Command::Spaces(c) => interruptible(&cancel, commands::spaces(&ctx, c)).await,
-        Command::Folders(c) => interruptible(&cancel, commands::folders(&ctx, c)).await,
-        Command::Quota => interruptible(&cancel, commands::quota(&ctx)).await,
+        // Transfers stop through the core (which removes partial downloads) and wrap their
+        // other calls themselves.
+        Command::Upload(a) => transfer::upload(&ctx, a, cancel).await,
+        Command::Download(a) => transfer::download(&ctx, a, cancel).await,
+        Command::Ls(a) => interruptible(cancel, commands::ls(&ctx, a)).await,
+        Command::Get { file_id } => interruptible(cancel, commands::get(&ctx, &file_id)).await,
+        Command::Rename { file_id, name } => interruptible(cancel, commands::rename(&ctx, &file_id, &name)).await,
+        Command::Mv(a) => interruptible(cancel, commands::mv(&ctx, a)).await,
+        Command::Rm { file_id } => interruptible(cancel, commands::rm(&ctx, &file_id)).await,
+        Command::Restore { file_id } => interruptible(cancel, commands::restore(&ctx, &file_id)).await,
+        Command::Link(a) => interruptible(cancel, commands::link(&ctx, a)).await,
+        Command::Shares(c) => interruptible(cancel, commands::shares(&ctx, c)).await,
+        Command::Spaces(c) => interruptible(cancel, commands::spaces(&ctx, c)).await,
+        Command::Folders(c) => interruptible(cancel, commands::folders(&ctx, c)).await,
+        Command::Quota => interruptible(cancel, commands::quota(&ctx)).await,
         Command::Emulator(_) | Command::Demo => Ok(()), // handled above
     }
 }
 
-async fn interruptible<T>(cancel: &CancellationToken, work: impl Future<Output = CliResult<T>>) -> CliResult<T> {
+/// The signals that stop a command cleanly rather than kill it: the default action would
+/// leave a partial download behind.
+const STOP_SIGNALS: [(SignalKind, &str); 3] =
+    [(SignalKind::interrupt(), "SIGINT"), (SignalKind::terminate(), "SIGTERM"), (SignalKind::hangup(), "SIGHUP")];
+
+fn signal_name(number: i32) -> &'static str {
+    STOP_SIGNALS.iter().find(|(kind, _)| kind.as_raw_value() == number).map_or("a signal", |(_, name)| *name)
+}
+
+/// A stop signal cancels `cancel`. Returns the number of the signal, 0 until one comes. The
+/// handlers are in place when this returns, before any work starts.
+fn stop_on_signals(cancel: &CancellationToken) -> CliResult<Arc<AtomicI32>> {
+    let mut streams = Vec::with_capacity(STOP_SIGNALS.len());
+    for (kind, _) in STOP_SIGNALS {
+        let stream = signal(kind).map_err(|e| Failure::other(format!("cannot handle signals: {e}")))?;
+        streams.push(stream);
+    }
+    let caught = Arc::new(AtomicI32::new(0));
+    let (first, cancel) = (caught.clone(), cancel.clone());
+    tokio::spawn(async move {
+        let (got, index, _) = select_all(streams.iter_mut().map(|s| Box::pin(s.recv()))).await;
+        if got.is_some() {
+            first.store(STOP_SIGNALS[index].0.as_raw_value(), Ordering::SeqCst);
+            cancel.cancel();
+        }
+    });
+    Ok(caught)
+}
+
+/// `work`, dropped when `cancel` fires: for calls that hold nothing to clean up.
+pub(crate) async fn interruptible<T>(cancel: &CancellationToken, work: impl Future<Output = CliResult<T>>) -> CliResult<T> {
     tokio::select! {
         result = work => result,
         _ = cancel.cancelled() => Err(Failure::interrupted()),

@@ -1,6 +1,7 @@
 //! Printing: results on stdout (text or JSON), errors as one line on stderr, exit statuses.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use fluidcloud::{Error, ErrorKind};
 use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -73,6 +74,10 @@ impl Failure {
     pub fn interrupted() -> Self {
         Failure::local("cancelled", exit_status(ErrorKind::Cancelled), "interrupted")
     }
+    /// Stopped by signal `number`: the status a shell gives a command killed by it.
+    pub fn signalled(number: i32, name: &str) -> Self {
+        Failure::local("cancelled", 128 + number, format!("interrupted ({name})"))
+    }
     pub fn other(message: impl Into<String>) -> Self {
         Failure::local("error", 1, message)
     }
@@ -96,13 +101,19 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// Writes one line on stdout; a closed pipe (`fluidcloud ls | head`) ends the program quietly
-/// instead of panicking.
+/// Set once stdout is a closed pipe.
+static STDOUT_GONE: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line on stdout. Once its reader has gone (`fluidcloud upload … | head -1`) the
+/// lines are dropped but the work goes on, so the exit status still tells how it went.
 pub fn say(line: impl AsRef<str>) {
+    if STDOUT_GONE.load(Ordering::Relaxed) {
+        return;
+    }
     let mut out = std::io::stdout().lock();
     if let Err(e) = writeln!(out, "{}", line.as_ref()).and_then(|_| out.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+            STDOUT_GONE.store(true, Ordering::Relaxed);
         }
     }
 }

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::args::{DownloadArgs, UploadArgs};
 use crate::commands::{resolve_space, Ctx};
+use crate::interruptible;
 use crate::output::{note, print_json, size, Bars, CliResult, Failure};
 
 /// A result paired with the local path it came from or went to.
@@ -45,9 +46,9 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs, cancel: &CancellationToken) -> 
     if args.name.is_some() && args.paths.len() > 1 {
         return Err(Failure::usage("--name names one file; several paths were given"));
     }
-    let client = &ctx.client;
-    let space = resolve_space(client, &args.space).await?;
-    let mut plan = Plan::default();
+    // Local checks first: a missing path is reported as such, not as whatever a first round
+    // trip to the service fails with.
+    let mut local = Vec::with_capacity(args.paths.len());
     for path in &args.paths {
         let meta = std::fs::metadata(path).map_err(|e| Failure::io(format!("cannot read {}: {e}", path.display())))?;
         if meta.is_dir() {
@@ -57,16 +58,25 @@ pub async fn upload(ctx: &Ctx, args: UploadArgs, cancel: &CancellationToken) -> 
             if args.name.is_some() {
                 return Err(Failure::usage("--name names one file, not a folder"));
             }
-            let tree = client.folders().mirror(path, &space.id, args.folder.as_deref()).await?;
+        } else if !meta.is_file() {
+            return Err(Failure::usage(format!("{} is not a regular file", path.display())));
+        }
+        local.push((path, meta));
+    }
+    let client = &ctx.client;
+    let space = interruptible(cancel, resolve_space(client, &args.space)).await?;
+    let mut plan = Plan::default();
+    for (path, meta) in local {
+        if meta.is_dir() {
+            let mirror = async { client.folders().mirror(path, &space.id, args.folder.as_deref()).await.map_err(Failure::from) };
+            let tree = interruptible(cancel, mirror).await?;
             for (path, why) in tree.skipped {
                 note(format!("skipping {}: {why}", path.display()));
             }
             plan.folders.extend(tree.folders.into_iter().map(|(path, folder)| WithPath { path: path.display().to_string(), item: folder }));
             plan.jobs.extend(tree.files.into_iter().map(|f| Job { path: f.path, folder_id: Some(f.folder_id), size: f.size }));
-        } else if meta.is_file() {
-            plan.jobs.push(Job { path: path.clone(), folder_id: args.folder.clone(), size: meta.len() });
         } else {
-            return Err(Failure::usage(format!("{} is not a regular file", path.display())));
+            plan.jobs.push(Job { path: path.clone(), folder_id: args.folder.clone(), size: meta.len() });
         }
     }
 
@@ -167,7 +177,7 @@ fn destination(dest: Option<PathBuf>, file: &File) -> CliResult<PathBuf> {
 
 pub async fn download(ctx: &Ctx, args: DownloadArgs, cancel: &CancellationToken) -> CliResult<()> {
     let files = ctx.client.files();
-    let meta = files.get(&args.file_id).await?;
+    let meta = interruptible(cancel, async { files.get(&args.file_id).await.map_err(Failure::from) }).await?;
     let dest = destination(args.dest, &meta)?;
     let bars = Bars::new(ctx.json);
     let bar = bars.bytes(&meta.original_name, meta.size.unwrap_or(0));

@@ -3,14 +3,16 @@
 
 mod support;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::*;
 
 const EXIT_TABLE: &[(i32, &str)] =
-    &[(1, "service refused"), (2, "bad usage"), (3, "401"), (4, "403"), (5, "404"), (6, "409"), (7, "402"), (8, "network"), (9, "integrity"), (10, "local file"), (130, "interrupted")];
+    &[(1, "service refused"), (2, "bad usage"), (3, "401"), (4, "403"), (5, "404"), (6, "409"), (7, "402"), (8, "network"), (9, "integrity"), (10, "local file"), (129, "SIGHUP"), (130, "interrupted"), (143, "SIGTERM")];
 
 #[test]
 fn help_and_readme_document_the_exit_statuses() {
@@ -22,6 +24,12 @@ fn help_and_readme_document_the_exit_statuses() {
         let in_readme = readme.lines().any(|l| l.starts_with(&format!("| {code} |")) && l.contains(words));
         assert!(in_readme, "cli/README.md documents exit {code} ({words})");
     }
+    // A missing key is found before any request: one status for it, the one it exits with.
+    let missing_key = |l: &&str| l.contains("API key") && l.contains("missing");
+    let in_help: Vec<&str> = help.lines().filter(missing_key).collect();
+    assert!(!in_help.is_empty() && in_help.iter().all(|l| l.trim_start().starts_with("2 ")), "--help: {in_help:?}");
+    let in_readme: Vec<&str> = readme.lines().filter(missing_key).collect();
+    assert!(!in_readme.is_empty() && in_readme.iter().all(|l| l.starts_with("| 2 |")), "cli/README.md: {in_readme:?}");
     for command in ["upload", "ls", "get", "rename", "mv", "rm", "restore", "download", "link", "shares", "spaces", "folders", "quota", "emulator", "demo"] {
         assert!(help.contains(&format!("  {command} ")), "--help lists {command}");
     }
@@ -36,6 +44,67 @@ fn usage_errors_exit_2_on_one_line() {
     // No key configured anywhere.
     let out = Out::from(fluidcloud().args(["spaces", "ls"]).output().expect("runs")).fails(2);
     assert!(out.stderr.contains("FLUIDCLOUD_API_KEY"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_subcommand_says_so() {
+    let out = Out::from(fluidcloud().output().expect("runs")).fails(2);
+    assert!(out.stderr.starts_with("fluidcloud: error: a subcommand is required: upload, ls,"), "{}", out.stderr);
+    assert!(out.stderr.contains("--help") && !out.stderr.contains("from the command line"), "{}", out.stderr);
+    let out = Out::from(fluidcloud().arg("shares").output().expect("runs")).fails(2);
+    assert!(out.stderr.contains("a subcommand is required: ls, revoke"), "{}", out.stderr);
+    let err = Out::from(fluidcloud().args(["--json", "folders"]).output().expect("runs")).fails(2).error_json();
+    assert_eq!(err["error"]["kind"], "usage");
+    assert!(s(&err["error"]["message"]).starts_with("a subcommand is required: ls, create,"), "{err}");
+}
+
+#[test]
+fn non_utf8_arguments_are_usage_errors_not_panics() {
+    use std::os::unix::ffi::OsStrExt;
+    let bad = OsStr::from_bytes(b"\xff");
+
+    // Another usage error on the line: the reason is still one line, exit 2.
+    let out = Out::from(fluidcloud().arg("get").arg(bad).arg("--bogus").output().expect("runs")).fails(2);
+    assert!(out.stderr.starts_with("fluidcloud: error: ") && out.stderr.contains("--bogus"), "{}", out.stderr);
+    // Where text is required, the error says what is wrong; --json is still seen.
+    let out = Out::from(fluidcloud().args(["rename", "some-id"]).arg(bad).output().expect("runs")).fails(2);
+    assert!(out.stderr.contains("not valid UTF-8"), "{}", out.stderr);
+    let err = Out::from(fluidcloud().args(["--json", "rename", "some-id"]).arg(bad).output().expect("runs")).fails(2).error_json();
+    assert_eq!(err["error"]["kind"], "usage");
+    assert!(s(&err["error"]["message"]).contains("not valid UTF-8"), "{err}");
+    // A path may be any bytes: this one is merely missing.
+    let out = Out::from(
+        fluidcloud()
+            .env("FLUIDCLOUD_API_KEY", SECRET_KEY)
+            .env("FLUIDCLOUD_BASE_URL", "http://127.0.0.1:1")
+            .args(["upload", "--space", "s1"])
+            .arg(bad)
+            .output()
+            .expect("runs"),
+    )
+    .fails(10);
+    assert!(out.stderr.contains("cannot read"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_local_file_is_reported_before_any_request() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let present = dir.path().join("present.txt");
+    write(&present, b"here");
+    let missing = dir.path().join("missing.txt");
+    // Nothing listens on port 1: any request would fail with exit 8.
+    let offline = |args: &[&std::path::Path]| {
+        let mut cmd = fluidcloud();
+        cmd.env("FLUIDCLOUD_API_KEY", SECRET_KEY).env("FLUIDCLOUD_BASE_URL", "http://127.0.0.1:1").args(["upload", "--space", "s1"]);
+        Out::from(cmd.args(args).output().expect("runs"))
+    };
+    let out = offline(&[&missing]).fails(10);
+    assert!(out.stderr.contains(&format!("cannot read {}", missing.display())), "{}", out.stderr);
+    // Also behind a file that exists, and a folder without --recursive is a usage error.
+    offline(&[&present, &missing]).fails(10);
+    offline(&[dir.path()]).fails(2);
+    // The check itself still reaches the service once the paths are fine.
+    offline(&[&present]).fails(8);
 }
 
 #[test]
@@ -283,6 +352,110 @@ fn download_checks_the_bytes() {
     emu.run(&["download", "00000000-0000-4000-8000-000000000000", out_dir.to_str().expect("utf-8")]).fails(5);
     let left: Vec<_> = std::fs::read_dir(&out_dir).expect("ls").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(left, ["photo.raw"]);
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_an_upload() {
+    let emu = Emu::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let paths: Vec<_> = (1..=6).map(|i| dir.path().join(format!("f{i}.txt"))).collect();
+    for (i, path) in paths.iter().enumerate() {
+        write(path, format!("file {i}\n").as_bytes());
+    }
+    // stdout whose reader is gone before the first line: every write fails with EPIPE, as
+    // behind `| head -1` once head has exited.
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().expect("a socket pair");
+    drop(ours);
+    let out = emu
+        .command(&["upload", "--concurrency", "1"])
+        .args(&paths)
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("uploaded 6 files"), "{stderr}");
+    let listing = emu.run(&["ls", "--json"]).ok().json();
+    assert_eq!(listing["files"].as_array().map(Vec::len), Some(6), "{listing}");
+}
+
+/// A 30 s delay on the next request to `path_contains` under `target`.
+fn delay(emu: &Emu, target: &str, path_contains: &str) {
+    emu.fault(serde_json::json!({ "target": target, "path_contains": path_contains, "times": 1, "action": "delay", "delay_ms": 30_000 }));
+}
+
+/// Waits for `child` stopped by a signal: its output, and how long it took.
+fn stopped(child: std::process::Child) -> (Out, Duration) {
+    let sent = Instant::now();
+    let out = Out::from(child.wait_with_output().expect("exits"));
+    (out, sent.elapsed())
+}
+
+#[test]
+fn ctrl_c_stops_upload_download_and_demo_before_the_transfer() {
+    let emu = Emu::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("a.txt");
+    write(&src, b"some text\n");
+    let up = emu.run(&["upload", src.to_str().expect("utf-8"), "--json"]).ok().json();
+    let id = s(&up["files"][0]["id"]).to_string();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir_all(&out_dir).expect("mkdir");
+    let piped = |mut cmd: std::process::Command| cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawns");
+
+    let runs: [(&str, &str, Vec<&OsStr>); 3] = [
+        // upload: finding the space.
+        ("/spaces", "upload", vec![OsStr::new("upload"), OsStr::new("--space"), OsStr::new("Default"), src.as_os_str()]),
+        // download: reading the file's metadata.
+        (&id, "download", vec![OsStr::new("download"), OsStr::new(&id), out_dir.as_os_str()]),
+        // demo: listing the spaces.
+        ("/spaces", "demo", vec![OsStr::new("demo"), OsStr::new("--json")]),
+    ];
+    for (path, what, args) in runs {
+        delay(&emu, "api", path);
+        let child = piped(emu.command(&args));
+        emu.wait_until_faults_taken();
+        send_signal(&child, "INT");
+        let (out, took) = stopped(child);
+        let out = out.fails(130);
+        assert!(took < Duration::from_secs(10), "{what} stopped after {took:?}, not at once");
+        assert!(out.stderr.contains("interrupted"), "{what}: {}", out.stderr);
+    }
+    assert_eq!(names_in(&out_dir), Vec::<std::ffi::OsString>::new(), "nothing left by the download");
+    assert_eq!(emu.run(&["ls", "--json"]).ok().json()["files"].as_array().map(Vec::len), Some(1), "no second upload");
+}
+
+#[test]
+fn sigterm_and_sighup_stop_a_download_and_remove_its_part_file() {
+    let emu = Emu::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = dir.path().join("big.bin");
+    write(&src, &pattern(300_000, 4));
+    let up = emu.run(&["upload", src.to_str().expect("utf-8"), "--json"]).ok().json();
+    let id = s(&up["files"][0]["id"]).to_string();
+    let out_dir = dir.path().join("out");
+    write(&out_dir.join("already-here.txt"), b"kept");
+    let before = names_in(&out_dir);
+
+    for (signal, status) in [("TERM", 143), ("HUP", 129)] {
+        // The bytes are slow to come: the part file is open when the signal arrives.
+        delay(&emu, "storage_get", "");
+        let dest = out_dir.join(format!("{signal}.bin"));
+        let child = emu
+            .command(&[OsStr::new("download"), OsStr::new(&id), dest.as_os_str()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawns");
+        emu.wait_until_faults_taken();
+        send_signal(&child, signal);
+        let (out, took) = stopped(child);
+        let out = out.fails(status);
+        assert!(took < Duration::from_secs(10), "SIG{signal} stopped the download after {took:?}");
+        assert!(out.stderr.contains(&format!("SIG{signal}")), "{}", out.stderr);
+        assert_eq!(names_in(&out_dir), before, "SIG{signal} left a file behind");
+    }
 }
 
 #[test]

@@ -2,8 +2,10 @@
 //! built `fluidcloud` binary run against it as a child process.
 #![allow(dead_code)]
 
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 use fluidcloud_emulator::{Config, Emulator, EmulatorHandle};
 use serde_json::{json, Value};
@@ -109,6 +111,40 @@ impl Emu {
         self.run_as(SECRET_KEY, args)
     }
 
+    /// `fluidcloud ARGS` with this emulator and the secret key, to spawn.
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut cmd = fluidcloud();
+        cmd.env("FLUIDCLOUD_BASE_URL", &self.url).env("FLUIDCLOUD_API_KEY", SECRET_KEY).args(args);
+        cmd
+    }
+
+    /// Adds one fault rule.
+    pub fn fault(&self, rule: Value) {
+        let url = format!("{}/_emulator/faults", self.url);
+        self.rt.block_on(async {
+            let resp = self.http.post(&url).json(&json!({ "rules": [rule] })).send().await.expect("admin call");
+            assert!(resp.status().is_success(), "admin call failed: {}", resp.status());
+        });
+    }
+
+    /// Returns once every fault rule has been taken by a request: a `delay` rule is taken when
+    /// its request arrives, so the client is then waiting on it.
+    pub fn wait_until_faults_taken(&self) {
+        let url = format!("{}/_emulator/faults", self.url);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left: Value = self.rt.block_on(async {
+                self.http.get(&url).send().await.expect("admin call").json().await.expect("admin JSON")
+            });
+            if left["rules"].as_array().is_some_and(Vec::is_empty) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no request took the fault rules: {left}");
+            // A polling interval, not a synchronisation: the condition is checked again.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// A new key from the admin API (a new tenant).
     pub fn make_key(&self, scopes: &[&str], bytes_limit: Option<u64>) -> String {
         let mut body = json!({ "scopes": scopes });
@@ -152,6 +188,19 @@ pub fn write(path: &Path, data: &[u8]) {
         std::fs::create_dir_all(parent).expect("mkdir");
     }
     std::fs::write(path, data).expect("write");
+}
+
+/// Sends signal `name` (`INT`, `TERM`, `HUP`) to `child`.
+pub fn send_signal(child: &Child, name: &str) {
+    let sent = Command::new("kill").args(["-s", name, &child.id().to_string()]).status().expect("kill runs");
+    assert!(sent.success(), "kill -s {name}");
+}
+
+/// The names in `dir`, sorted.
+pub fn names_in(dir: &Path) -> Vec<OsString> {
+    let mut names: Vec<OsString> = std::fs::read_dir(dir).expect("ls").map(|e| e.expect("entry").file_name()).collect();
+    names.sort();
+    names
 }
 
 pub fn s(v: &Value) -> &str {
