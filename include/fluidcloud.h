@@ -29,9 +29,13 @@
  *   borrowed from their argument; fc_status_name() and fc_version() are static.
  *
  * Threads: an fc_client is thread-safe: share one across threads; every call blocks its
- *   calling thread until done, while the work runs on the library's own worker threads
- *   (started on first use and kept for the life of the process). Progress callbacks run on
- *   those worker threads (see fc_progress_cb). An fc_cancel may be triggered from any thread.
+ *   calling thread until done. Short calls (every call but uploads and downloads, plus
+ *   uploads of a buffer of up to 64 KiB without a progress callback) run on the calling
+ *   thread itself, so that thread needs a normal-sized stack: at least 512 KiB (glibc's
+ *   default is 8 MiB; mind threads made with a smaller pthread_attr_setstacksize). Other
+ *   transfers run on the library's own worker threads (started on first use and kept for
+ *   the life of the process). Progress callbacks run on those worker threads (see
+ *   fc_progress_cb). An fc_cancel may be triggered from any thread.
  *   Options builders are not thread-safe while being changed. Records and errors are
  *   immutable. After fork(), the child may keep using a client: it gets fresh connections.
  *
@@ -130,9 +134,10 @@ typedef struct fc_cancel fc_cancel;
 /**
  * The FluidCloud client. Thread-safe: one client may be used from many threads at once
  * (calls share its connections); each call blocks its calling thread until it is done.
- * The work runs on threads the library owns. Also safe in the child after `fork()`, where
- * it opens fresh connections. Made by `fc_client_new` (or `fc_client_as_user`), released
- * by `fc_client_free` once no call is using it.
+ * Short calls run on the calling thread (it needs a stack of at least 512 KiB), transfers
+ * on threads the library owns. Also safe in the child after `fork()`, where it opens fresh
+ * connections. Made by `fc_client_new` (or `fc_client_as_user`), released by
+ * `fc_client_free` once no call is using it.
  */
 typedef struct fc_client fc_client;
 
@@ -929,7 +934,9 @@ enum fc_status fc_upload_options_set_client_key(struct fc_upload_options *option
                                                 const char *client_key);
 
 /**
- * Also mint the permanent public link: the returned `fc_file` then has `public_url`.
+ * Also mint the permanent public link: the returned `fc_file` then has `public_url`. If
+ * the link cannot be made, the upload fails with the link's error although the file was
+ * stored: the error's message and detail give the stored file's id.
  */
 enum fc_status fc_upload_options_set_public(struct fc_upload_options *options, bool public_);
 
@@ -977,9 +984,10 @@ enum fc_status fc_files_upload_buffer(const struct fc_client *client,
 /**
  * Downloads a file to `dest_path`, verifying its size and SHA-256 and resuming after a
  * broken connection; `dest_path` only appears once complete and verified (the bytes go to
- * a part file beside it first). `progress` (NULL: none) is called as for uploads, with
- * `user_data`; `cancel` (NULL: none) stops it. On success `*out` owns the file's metadata
- * (`fc_file_free`).
+ * a hidden part file of their own beside it first, removed if the call fails). Concurrent
+ * downloads to one `dest_path` each succeed; it then holds the last to finish, whole.
+ * `progress` (NULL: none) is called as for uploads, with `user_data`; `cancel` (NULL:
+ * none) stops it. On success `*out` owns the file's metadata (`fc_file_free`).
  */
 enum fc_status fc_files_download(const struct fc_client *client,
                                  const char *file_id,

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Files;
@@ -33,50 +33,103 @@ impl std::fmt::Debug for DownloadOptions {
     }
 }
 
-/// The part file beside `dest`, renamed over it once verified, so `dest` is never half-written.
-fn partial_path(dest: &Path) -> Result<PathBuf> {
+/// How many names a part file may try before giving up: each is random, so a taken one means
+/// a planted file or a collision, and a few more draws settle either.
+const PART_NAME_TRIES: u32 = 16;
+
+/// The part file's candidate names: `.{dest's name}.{random}.fcpart` in dest's folder.
+fn part_names(dest: &Path) -> Result<impl Iterator<Item = PathBuf> + '_> {
     let name = dest
         .file_name()
         .ok_or_else(|| Error::invalid(CALL, format!("'{}' is not a file path", dest.display())))?;
-    let mut partial = name.to_os_string();
-    partial.push(format!(".fcpart-{}", std::process::id()));
-    Ok(dest.with_file_name(partial))
+    Ok((0..PART_NAME_TRIES).map(move |_| {
+        let mut part = std::ffi::OsString::from(".");
+        part.push(name);
+        part.push(format!(".{:016x}.fcpart", rand::random::<u64>()));
+        dest.with_file_name(part)
+    }))
+}
+
+/// The part file a download writes before it is renamed over `dest`, so `dest` is never
+/// half-written and two downloads to one `dest` never share bytes. Removed when dropped
+/// unless it was moved into place, so an error, a cancellation or a dropped future (an
+/// aborted task, a cancelled Python coroutine) leaves nothing behind.
+struct PartFile {
+    path: PathBuf,
+    moved: bool,
+}
+
+impl PartFile {
+    /// Creates the first free name of `names`, exclusively: a file or symlink planted at a
+    /// name makes it skipped, never followed or truncated.
+    fn create(names: impl Iterator<Item = PathBuf>) -> Result<(PartFile, std::fs::File)> {
+        let mut last = None;
+        for path in names {
+            // A plain open(2), done here rather than on the blocking pool so that no drop of
+            // the future can fall between the file's creation and its guard.
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(file) => return Ok((PartFile { path, moved: false }, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some((path, e)),
+                Err(e) => return Err(Error::io(CALL, format!("cannot create {}", path.display()), e)),
+            }
+        }
+        let (path, e) = last.ok_or_else(|| Error::new(ErrorKind::Internal, CALL, "no part file name to try"))?;
+        Err(Error::io(CALL, format!("cannot create a part file such as {}", path.display()), e))
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if !self.moved {
+            // Drop cannot await; this is a single unlink.
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 impl Files<'_> {
-    /// Downloads the file to `dest` and returns its metadata.
+    /// Downloads the file to `dest` and returns its metadata. The bytes go to a part file of
+    /// their own beside `dest` (`.{name}.{random}.fcpart`), which replaces `dest` only once
+    /// complete and verified; however the call ends otherwise, the part file is removed.
+    /// Concurrent downloads to the same `dest` each write their own part file and each
+    /// succeed: `dest` then holds the one renamed last, whole.
     pub async fn download(&self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
         let dest = dest.as_ref().to_path_buf();
-        let partial = partial_path(&dest)?;
+        let names = part_names(&dest)?;
         // Found now rather than when the bytes are all in and the rename fails.
         if tokio::fs::metadata(&dest).await.is_ok_and(|m| m.is_dir()) {
             let e = std::io::Error::from(std::io::ErrorKind::IsADirectory);
             return Err(Error::io(CALL, format!("cannot download to {}", dest.display()), e));
         }
         let cancel = options.cancel.clone().unwrap_or_default();
-        let result = cancellable(Some(&cancel), CALL, self.download_to(file_id, &partial, &options, &cancel)).await;
-        match result {
-            Ok(Ok(file)) => match tokio::fs::rename(&partial, &dest).await {
-                Ok(()) => Ok(file),
-                Err(e) => {
-                    let _ = tokio::fs::remove_file(&partial).await;
-                    Err(Error::io(CALL, format!("cannot move the download to {}", dest.display()), e))
-                }
-            },
-            Ok(Err(e)) | Err(e) => {
-                let _ = tokio::fs::remove_file(&partial).await;
-                Err(e)
-            }
-        }
+        let mut part = None;
+        let file = cancellable(Some(&cancel), CALL, self.download_to(file_id, names, &mut part, &options, &cancel)).await??;
+        let Some(mut part) = part else {
+            return Err(Error::new(ErrorKind::Internal, CALL, "the download finished without a part file"));
+        };
+        tokio::fs::rename(&part.path, &dest)
+            .await
+            .map_err(|e| Error::io(CALL, format!("cannot move the download to {}", dest.display()), e))?;
+        part.moved = true;
+        Ok(file)
     }
 
-    async fn download_to(&self, file_id: &str, partial: &Path, options: &DownloadOptions, cancel: &CancellationToken) -> Result<File> {
+    /// Streams the file into a new part file, left in `part` (the caller's, so that it is
+    /// removed whenever the caller's future ends, this one's included).
+    async fn download_to(
+        &self,
+        file_id: &str,
+        names: impl Iterator<Item = PathBuf>,
+        part: &mut Option<PartFile>,
+        options: &DownloadOptions,
+        cancel: &CancellationToken,
+    ) -> Result<File> {
         let file = self.get(file_id).await.map_err(|e| e.with_call(CALL))?;
         let size = file.size.ok_or_else(|| Error::new(ErrorKind::Api, CALL, "the file's metadata has no size"))?;
         let expected_sha = file.sha256.clone();
-        let mut out = tokio::fs::File::create(partial)
-            .await
-            .map_err(|e| Error::io(CALL, format!("cannot create {}", partial.display()), e))?;
+        let (created, out) = PartFile::create(names)?;
+        let partial = &part.insert(created).path;
+        let mut out = tokio::fs::File::from_std(out);
         let mut hasher = SequentialHasher::start();
         let mut written = 0u64;
         let mut url = self.download_url(file_id).await.map_err(|e| e.with_call(CALL))?.url;
@@ -99,7 +152,9 @@ impl Files<'_> {
             if written > 0 && resp.status == 200 {
                 // The server ignored the range: start over.
                 out.set_len(0).await.map_err(|e| Error::io(CALL, "cannot truncate the part file", e))?;
-                out = reopen(partial).await?;
+                // Through the open handle, never by name again: the name could have been
+                // swapped for a symlink since.
+                out.rewind().await.map_err(|e| Error::io(CALL, "cannot rewind the part file", e))?;
                 hasher = SequentialHasher::start();
                 written = 0;
             }
@@ -177,10 +232,49 @@ impl Files<'_> {
     }
 }
 
-async fn reopen(path: &Path) -> Result<tokio::fs::File> {
-    tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .await
-        .map_err(|e| Error::io(CALL, format!("cannot reopen {}", path.display()), e))
+#[cfg(test)]
+mod tests {
+    use super::{part_names, PartFile};
+    use std::path::PathBuf;
+
+    #[test]
+    fn part_files_are_hidden_random_and_beside_dest() {
+        let dest = PathBuf::from("/data/report.pdf");
+        let names: Vec<PathBuf> = part_names(&dest).unwrap().take(2).collect();
+        assert_ne!(names[0], names[1]);
+        for name in &names {
+            assert_eq!(name.parent(), dest.parent());
+            let file_name = name.file_name().unwrap().to_str().unwrap();
+            assert!(file_name.starts_with(".report.pdf.") && file_name.ends_with(".fcpart"), "{file_name}");
+        }
+        assert!(part_names(&PathBuf::from("/")).is_err(), "no file name");
+    }
+
+    /// A symlink planted at a name the part file would take, to a file or to nowhere, is
+    /// skipped: its target is neither written, truncated nor created.
+    #[test]
+    fn a_planted_symlink_is_skipped_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim.txt");
+        std::fs::write(&victim, b"precious").unwrap();
+        let nowhere = dir.path().join("created-through-a-dangling-link");
+        let to_victim = dir.path().join(".out.bin.1.fcpart");
+        let dangling = dir.path().join(".out.bin.2.fcpart");
+        std::os::unix::fs::symlink(&victim, &to_victim).unwrap();
+        std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
+        let free = dir.path().join(".out.bin.3.fcpart");
+        let names = vec![to_victim.clone(), dangling.clone(), free.clone()];
+        let (part, mut file) = PartFile::create(names.into_iter()).unwrap();
+        assert_eq!(part.path, free);
+        std::io::Write::write_all(&mut file, b"new bytes").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(!nowhere.exists(), "the dangling link's target was not created");
+        assert!(std::fs::symlink_metadata(&to_victim).unwrap().file_type().is_symlink());
+        drop(part);
+        assert!(!free.exists(), "an unfinished part file is removed on drop");
+
+        let err = PartFile::create(vec![to_victim.clone()].into_iter()).err().unwrap();
+        assert_eq!(err.kind(), crate::ErrorKind::Io, "{err}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+    }
 }

@@ -131,6 +131,7 @@ struct Inner {
     request_id: Option<String>,
     retry_after: Option<Duration>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    from_storage: bool,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -147,6 +148,7 @@ impl Error {
                 request_id: None,
                 retry_after: None,
                 source: None,
+                from_storage: false,
             }),
         }
     }
@@ -186,6 +188,18 @@ impl Error {
     pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self
+    }
+
+    /// Marks an answer of storage (a presigned URL), not of the API.
+    pub(crate) fn from_storage(mut self) -> Self {
+        self.inner.from_storage = true;
+        self
+    }
+
+    /// Whether the failure came from storage (a presigned upload URL) rather than the API:
+    /// its `detail` is then storage's short text or XML.
+    pub fn is_from_storage(&self) -> bool {
+        self.inner.from_storage
     }
 
     pub(crate) fn with_call(mut self, call: impl Into<String>) -> Self {

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use crate::blocking::Lane;
 use crate::client::{require, Files};
 use crate::hashing::SequentialHasher;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Detail, Error, ErrorKind, Result};
 use crate::http::{cancellable, Http, Retry};
 use crate::models::File;
 use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody, Url};
@@ -177,24 +177,41 @@ fn name_and_type(source: &UploadSource, options: &UploadOptions) -> Result<(Stri
     Ok((name, content_type))
 }
 
+/// Fails unless `meta` is a regular file's.
+fn regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
+    if meta.is_dir() {
+        return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"));
+    }
+    if !meta.is_file() {
+        // Its size is not known before it ends, and it cannot be read twice.
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "is not a regular file (a pipe or a device): pass a reader and its size",
+        ));
+    }
+    Ok(())
+}
+
+/// Opens a regular file for reading and returns it with its size. `O_NONBLOCK` keeps the
+/// open from waiting if the path became a FIFO since it was checked; it changes nothing
+/// for the regular file that the opened file is then checked to be.
+fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+    let meta = file.metadata()?;
+    regular(&meta)?;
+    Ok((file, meta.len()))
+}
+
 async fn open(source: UploadSource) -> Result<(Opened, u64)> {
     match source {
         UploadSource::Path(path) => {
             let p = path.clone();
-            let opened = tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
-                let file = std::fs::File::open(&p)?;
-                let meta = file.metadata()?;
-                if meta.is_dir() {
-                    return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"));
-                }
-                if !meta.is_file() {
-                    // Its size is not known before it ends, and it cannot be read twice.
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidInput,
-                        "is not a regular file (a pipe or a device): pass a reader and its size",
-                    ));
-                }
-                Ok((file, meta.len()))
+            let opened = tokio::task::spawn_blocking(move || {
+                // Checked before opening: opening a FIFO waits for a writer, maybe forever.
+                // `metadata` follows symlinks, so a link to a regular file is fine.
+                regular(&std::fs::metadata(&p)?)?;
+                open_regular(&p)
             })
             .await
             .map_err(|e| Error::new(ErrorKind::Io, CALL, e.to_string()))?;
@@ -221,13 +238,30 @@ impl Files<'_> {
         let user_cancel = options.cancel.clone().unwrap_or_default();
         let work = async {
             let (opened, size) = open(source).await?;
-            let mut file = upload_opened(self, opened, size, &name, &content_type, &options, &stop).await?;
-            if options.public {
-                file.public_url = Some(mint_public(self, &file.id, self.c.options().public_link_wait, &stop).await?);
-            }
-            Ok(file)
+            upload_opened(self, opened, size, &name, &content_type, &options, &stop).await
         };
-        cancellable(Some(&user_cancel), CALL, work).await?
+        let mut file = cancellable(Some(&user_cancel), CALL, work).await??;
+        if options.public {
+            let wait = self.c.options().public_link_wait;
+            let minted = cancellable(Some(&user_cancel), CALL, mint_public(self, &file.id, wait, &stop)).await;
+            file.public_url = Some(minted.and_then(|m| m).map_err(|e| stored_without_link(&file.id, e))?);
+        }
+        Ok(file)
+    }
+}
+
+/// The file is stored, but its public link could not be made. The error keeps the kind,
+/// status and request id of the cause (bindings map them), and its message and detail name
+/// the stored file, so that the caller can retry the link rather than upload another copy.
+fn stored_without_link(file_id: &str, e: Error) -> Error {
+    let message = format!("the file was stored as {file_id}, but its public link could not be made: {}", e.message());
+    match e.http_status() {
+        // A status error's message is its detail's summary: the detail carries the message.
+        Some(status) => {
+            let (request_id, retry_after) = (e.request_id().map(str::to_string), e.retry_after());
+            Error::status(CALL, status, Detail::Json(Value::String(message)), request_id, retry_after).with_source(e)
+        }
+        None => Error::new(e.kind(), CALL, message).with_source(e),
     }
 }
 
@@ -317,7 +351,8 @@ async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &Cancella
             let request = HttpRequest { method: Method::PUT, url: url.clone(), headers: headers.clone(), body: body() };
             http.transport.send(request)
         })
-        .await?;
+        .await
+        .map_err(Error::from_storage)?;
     let etag = resp.header("etag").unwrap_or_default().to_string();
     // Drain the (empty) body so the connection goes back to the pool.
     let _ = resp.bytes(4096).await;
@@ -770,7 +805,7 @@ async fn mint_public(files: &Files<'_>, file_id: &str, wait: Duration, stop: &Ca
 
 #[cfg(test)]
 mod tests {
-    use super::{upload_lane, AlignedBuf, UploadOptions, UploadSource, SMALL_BYTES};
+    use super::{open_regular, upload_lane, AlignedBuf, UploadOptions, UploadSource, SMALL_BYTES};
     use crate::blocking::Lane;
     use std::sync::Arc;
 
@@ -785,6 +820,33 @@ mod tests {
         assert_eq!(upload_lane(&UploadSource::bytes(vec![0; 10]), &watched), Lane::Transfer);
         assert_eq!(upload_lane(&UploadSource::path("/nonexistent"), &plain), Lane::Transfer);
         assert_eq!(upload_lane(&UploadSource::reader(std::io::empty(), 0), &plain), Lane::Transfer);
+    }
+
+    /// A path swapped for a FIFO after its type was checked: the open itself does not wait
+    /// for a writer, and the opened file is refused.
+    #[test]
+    fn opening_a_fifo_does_not_wait_for_a_writer() {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || tx.send(open_regular(&path).map(|(_, size)| size)));
+        let opened = match rx.recv_timeout(std::time::Duration::from_secs(10)) {
+            Ok(opened) => opened,
+            Err(_) => {
+                // Be the writer the stuck open waits for, so that the test ends rather than hangs.
+                let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+                panic!("opening a FIFO waited for a writer");
+            }
+        };
+        let err = opened.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

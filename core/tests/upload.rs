@@ -259,6 +259,36 @@ async fn public_upload_of_an_infected_file_is_a_conflict() {
     assert_eq!(err.call(), "files.upload");
 }
 
+/// A link that cannot be made after the file was stored names the stored file: the caller
+/// can retry the link instead of uploading another copy. The kind and status stay the link's.
+#[tokio::test]
+async fn a_public_upload_whose_link_fails_names_the_stored_file() {
+    let emu = start_with(small()).await;
+    let (limited, _) = emu.new_key_with(json!({ "scopes": USER_SCOPES, "links_limit": 0 })).await;
+    let eicar = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*".to_vec();
+    let cases = [
+        (emu.api_key().to_string(), eicar, ErrorKind::Conflict, 409),
+        (limited, data(2000, 3), ErrorKind::QuotaExceeded, 402),
+    ];
+    for (key, bytes, kind, status) in cases {
+        let client = emu.client_with_key(&key);
+        let space = emu.default_space_of(&key).await;
+        let mut options = UploadOptions::new(&space);
+        options.public = true;
+        let err = client.files().upload(UploadSource::bytes(bytes), options).await.unwrap_err();
+        assert_eq!((err.kind(), err.http_status(), err.call()), (kind, Some(status), "files.upload"), "{err}");
+        let stored = client.files().list(&space, None, false, None).await.unwrap();
+        assert_eq!(stored.len(), 1, "stored once");
+        let id = &stored[0].id;
+        assert!(err.to_string().contains(&format!("the file was stored as {id}")), "{err}");
+        assert!(err.message().contains("public link could not be made"), "{err}");
+        // Bindings that build their error from the detail (Python) show it too.
+        let detail = err.detail().map(fluidcloud::Detail::to_json).unwrap_or_default();
+        assert!(detail.as_str().is_some_and(|d| d.contains(id.as_str())), "{detail}");
+        assert_eq!(client.files().get(id).await.unwrap().id, *id);
+    }
+}
+
 #[tokio::test]
 async fn cancellation_stops_an_upload_promptly() {
     // 16 KiB/s per connection: the 2 MiB upload would take well over a minute.
@@ -493,4 +523,171 @@ async fn a_download_that_cannot_be_moved_into_place_leaves_nothing_behind() {
     assert!(err.to_string().contains("cannot move the download"), "{err}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(left, vec![std::ffi::OsString::from("taken")], "no part file left behind");
+}
+
+/// Opening a FIFO waits for a writer: the path's type is checked first, so the upload fails
+/// at once instead of hanging.
+#[tokio::test]
+async fn uploading_a_fifo_fails_fast() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::OpenOptionsExt;
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let files = client.files();
+    let upload = files.upload(UploadSource::path(&fifo), UploadOptions::new(&space));
+    let err = match tokio::time::timeout(Duration::from_secs(10), upload).await {
+        Ok(result) => result.unwrap_err(),
+        Err(_) => {
+            // Be the writer the stuck open waits for, so that the test ends rather than hangs.
+            let _ = std::fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&fifo);
+            panic!("the upload of a FIFO hung");
+        }
+    };
+    assert_eq!(err.kind(), ErrorKind::Io, "{err}");
+    assert!(err.to_string().contains("not a regular file (a pipe or a device)"), "{err}");
+    assert!(err.to_string().contains("pipe"), "{err}");
+}
+
+/// Two downloads of different files to one `dest` at once: each writes its own part file, so
+/// both succeed and `dest` holds one of the two files whole, never a mix of both.
+#[tokio::test]
+async fn concurrent_downloads_to_one_dest_leave_one_whole_file() {
+    // 2 MiB/s per request, in pieces of 256 KiB: both downloads are under way at the same
+    // time for half a second, and their pieces arrive in turns.
+    let emu = start_with(Config { storage_bytes_per_sec: 2 << 20, ..Config::default() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let (a, b) = (data(1_000_000, 1), data(1_000_000, 2));
+    let file_a = client.files().upload(UploadSource::bytes(a.clone()), UploadOptions::new(&space)).await.unwrap();
+    let file_b = client.files().upload(UploadSource::bytes(b.clone()), UploadOptions::new(&space)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("same.bin");
+    let files = client.files();
+    let (got_a, got_b) = tokio::join!(
+        files.download(&file_a.id, &dest, DownloadOptions::default()),
+        files.download(&file_b.id, &dest, DownloadOptions::default()),
+    );
+    assert_eq!(got_a.expect("the first download").id, file_a.id);
+    assert_eq!(got_b.expect("the second download").id, file_b.id);
+    let written = std::fs::read(&dest).unwrap();
+    assert!(written == a || written == b, "dest holds neither file whole");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("same.bin")], "no part file left behind");
+}
+
+/// A symlink planted where the part file used to go (`dest.fcpart-<pid>`) is not followed:
+/// the file it points to keeps its bytes.
+#[tokio::test]
+async fn a_planted_symlink_does_not_redirect_a_download() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let bytes = data(5000, 4);
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(&space)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, b"precious").unwrap();
+    let dest = dir.path().join("out.bin");
+    let planted = dir.path().join(format!("out.bin.fcpart-{}", std::process::id()));
+    std::os::unix::fs::symlink(&victim, &planted).unwrap();
+    client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap();
+    assert!(std::fs::read(&victim).unwrap() == b"precious", "the symlink's target was written");
+    assert!(std::fs::symlink_metadata(&planted).unwrap().file_type().is_symlink());
+    assert!(!std::fs::symlink_metadata(&dest).unwrap().file_type().is_symlink());
+    assert!(std::fs::read(&dest).unwrap() == bytes);
+}
+
+/// A download whose future is dropped part-way (an aborted task, a cancelled Python
+/// coroutine) removes its part file: the folder is as it was.
+#[tokio::test]
+async fn an_aborted_download_leaves_no_part_file() {
+    // Stored at full speed, then served at 512 KiB/s, in pieces of 256 KiB, by the same state
+    // restarted: the 2 MB download would take 4 s; it is stopped after its first piece.
+    let state = tempfile::tempdir().unwrap();
+    let stored = Config { data_dir: Some(state.path().to_path_buf()), ..Config::default() };
+    let emu = start_with(stored.clone()).await;
+    let space = emu.default_space().await;
+    let file = emu.client().files().upload(UploadSource::bytes(data(2_000_000, 5)), UploadOptions::new(&space)).await.unwrap();
+    emu.shutdown().await;
+    let emu = start_with(Config { storage_bytes_per_sec: 512 * 1024, ..stored }).await;
+    let client = emu.client();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Dropped in place, as `select!` or a cancelled coroutine does.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let first_bytes = Mutex::new(Some(tx));
+    let progress: fluidcloud::Progress = Arc::new(move |done, _| {
+        if done > 0 {
+            if let Some(tx) = first_bytes.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let options = DownloadOptions { progress: Some(progress), cancel: None };
+    let files = client.files();
+    tokio::select! {
+        result = files.download(&file.id, dir.path().join("dropped.bin"), options) => panic!("finished: {result:?}"),
+        _ = rx => {}
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left after a drop");
+
+    // Aborted as a task, as `Pending::abort` does.
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let first_bytes = Mutex::new(Some(tx));
+    let progress: fluidcloud::Progress = Arc::new(move |done, _| {
+        if done > 0 {
+            if let Some(tx) = first_bytes.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let options = DownloadOptions { progress: Some(progress), cancel: None };
+    let (task_client, id, dest) = (client.clone(), file.id.clone(), dir.path().join("aborted.bin"));
+    let task = tokio::spawn(async move { task_client.files().download(&id, &dest, options).await });
+    rx.await.expect("bytes arrived");
+    task.abort();
+    // Resolves once the task's future has been dropped.
+    assert!(task.await.unwrap_err().is_cancelled());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing left after an abort");
+}
+
+/// A transport that strips `Range`, as a server that ignores it would: the resumed GET
+/// answers 200 with the whole file.
+#[derive(Clone)]
+struct IgnoresRange(Recorder);
+
+impl fluidcloud::transport::Transport for IgnoresRange {
+    fn send(
+        &self,
+        mut request: fluidcloud::transport::HttpRequest,
+    ) -> futures_util::future::BoxFuture<'static, Result<fluidcloud::transport::HttpResponse, fluidcloud::transport::TransportError>> {
+        request.headers.remove("range");
+        self.0.send(request)
+    }
+}
+
+/// When the server ignores the range of a resumed GET, the part file starts over through the
+/// handle it was created with, and the download still ends whole.
+#[tokio::test]
+async fn a_download_restarts_when_the_server_ignores_the_range() {
+    let emu = start().await;
+    let recorder = Recorder::new();
+    let client = fluidcloud::Client::new(emu.options().transport(Arc::new(IgnoresRange(recorder.clone())))).unwrap();
+    let space = emu.default_space().await;
+    let bytes = data(200_000, 6);
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(&space)).await.unwrap();
+    emu.add_faults(json!([{"target": "storage_get", "times": 1, "action": "reset", "after_bytes": 70000}])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy.bin");
+    client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+    let gets = recorder.requests().into_iter().filter(|r| r.url.contains("/_storage/objects/")).count();
+    assert_eq!(gets, 2, "one broken GET, one whole again");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no part file left behind");
 }

@@ -24,9 +24,10 @@ pub struct fc_client_options {
 
 /// The FluidCloud client. Thread-safe: one client may be used from many threads at once
 /// (calls share its connections); each call blocks its calling thread until it is done.
-/// The work runs on threads the library owns. Also safe in the child after `fork()`, where
-/// it opens fresh connections. Made by `fc_client_new` (or `fc_client_as_user`), released
-/// by `fc_client_free` once no call is using it.
+/// Short calls run on the calling thread (it needs a stack of at least 512 KiB), transfers
+/// on threads the library owns. Also safe in the child after `fork()`, where it opens fresh
+/// connections. Made by `fc_client_new` (or `fc_client_as_user`), released by
+/// `fc_client_free` once no call is using it.
 pub struct fc_client {
     pub(crate) inner: Client,
 }

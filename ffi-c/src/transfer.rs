@@ -206,7 +206,9 @@ pub unsafe extern "C" fn fc_upload_options_set_client_key(options: *mut fc_uploa
     unsafe { set_field("fc_upload_options_set_client_key", options, client_key, |o| &mut o.client_key) }
 }
 
-/// Also mint the permanent public link: the returned `fc_file` then has `public_url`.
+/// Also mint the permanent public link: the returned `fc_file` then has `public_url`. If
+/// the link cannot be made, the upload fails with the link's error although the file was
+/// stored: the error's message and detail give the stored file's id.
 #[no_mangle]
 pub unsafe extern "C" fn fc_upload_options_set_public(options: *mut fc_upload_options, public: bool) -> fc_status {
     const CALL: &str = "fc_upload_options_set_public";
@@ -314,9 +316,10 @@ pub unsafe extern "C" fn fc_files_upload_buffer(
 
 /// Downloads a file to `dest_path`, verifying its size and SHA-256 and resuming after a
 /// broken connection; `dest_path` only appears once complete and verified (the bytes go to
-/// a part file beside it first). `progress` (NULL: none) is called as for uploads, with
-/// `user_data`; `cancel` (NULL: none) stops it. On success `*out` owns the file's metadata
-/// (`fc_file_free`).
+/// a hidden part file of their own beside it first, removed if the call fails). Concurrent
+/// downloads to one `dest_path` each succeed; it then holds the last to finish, whole.
+/// `progress` (NULL: none) is called as for uploads, with `user_data`; `cancel` (NULL:
+/// none) stops it. On success `*out` owns the file's metadata (`fc_file_free`).
 #[no_mangle]
 pub unsafe extern "C" fn fc_files_download(
     client: *const fc_client,

@@ -349,7 +349,19 @@ fn build_sdk_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
             };
             let kwargs = PyDict::new(py);
             kwargs.set_item("request_id", e.request_id())?;
-            cls.call((status, detail), Some(&kwargs))?
+            if e.is_from_storage() {
+                // As the official client reports a refused PUT: this message, and at most
+                // 300 characters of storage's text as the detail.
+                let text = match e.detail() {
+                    Some(d) => d.to_json().as_str().map(str::to_string).unwrap_or_else(|| d.to_json().to_string()),
+                    None => String::new(),
+                };
+                let short: String = text.chars().take(300).collect();
+                kwargs.set_item("message", "presigned upload PUT failed")?;
+                cls.call((status, short), Some(&kwargs))?
+            } else {
+                cls.call((status, detail), Some(&kwargs))?
+            }
         }
         None => cls.call1((message,))?,
     };

@@ -227,3 +227,12 @@ def test_a_refused_connection_carries_the_operating_systems_error():
     with pytest.raises(fluidcloud.APIConnectionError) as caught:
         fc.spaces.list()
     assert isinstance(caught.value.__cause__, ConnectionRefusedError)
+
+
+def test_a_refused_storage_put_reads_as_in_the_official_client(emu, fc, space):
+    emu.admin("POST", "/faults", {"rules": [{"target": "storage_put", "times": 10, "action": "status", "status": 500}]})
+    with pytest.raises(ApiError) as caught:
+        fc.files.upload(b"abc", space, name="x.txt")
+    assert str(caught.value) == "presigned upload PUT failed"
+    assert caught.value.status == 500
+    assert isinstance(caught.value.detail, str) and 0 < len(caught.value.detail) <= 300
