@@ -25,6 +25,6 @@ py-test: build compat-test
 c-test: build
 	bash tests/c/run.sh
 
-# The Node package: npm ci (builds the addon), native.d.ts freshness, tsc, node --test.
+# The Node package: npm ci, the addon build, native.d.ts freshness, tsc, node --test, a packed install.
 node-test: build
 	bash node/run_tests.sh

@@ -7,6 +7,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { Readable } = require('node:stream');
+const { fileURLToPath } = require('node:url');
 
 const native = require('./fluidcloud.node');
 
@@ -21,7 +22,7 @@ class FluidCloudError extends Error {
     this.name = new.target.name;
     /** The core's kind code: 'not_found', 'timeout', 'cancelled', … */
     this.kind = fields.kind ?? 'unknown';
-    /** The SDK call that failed, e.g. 'files.get'. */
+    /** The method that failed, as the user called it, e.g. 'files.get' or 'exchangeServiceToken'. */
     this.call = fields.call ?? null;
   }
 }
@@ -84,15 +85,19 @@ const ERROR_CLASSES = {
   integrity: IntegrityError,
 };
 
-/** The one place where a payload from the core becomes an error: by its kind code. */
-function errorFrom(payload, cause) {
+/**
+ * The one place where a payload from the core becomes an error: by its kind code. `call` is the
+ * method as the user called it; it replaces the core's name for the step that failed (snake
+ * case, or an inner step such as an upload's public link), which the message still shows.
+ */
+function errorFrom(payload, { call, cause } = {}) {
   const Class = ERROR_CLASSES[payload.kind] ?? (payload.status ? ApiError : FluidCloudError);
-  const fields = { ...payload, cause };
+  const fields = { ...payload, call: call ?? payload.call, cause };
   return new Class(payload.message ?? payload.kind, fields);
 }
 
-function invalid(call, message) {
-  return errorFrom({ kind: 'invalid_input', call, message: `${call}: ${message}` });
+function invalid(call, message, cause) {
+  return errorFrom({ kind: 'invalid_input', call, message: `${call}: ${message}` }, { cause });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -114,9 +119,9 @@ function camelize(value) {
   return value;
 }
 
-function unwrap(envelope, cause) {
+function unwrap(envelope, call) {
   const parsed = JSON.parse(envelope);
-  if (parsed.error) throw errorFrom(parsed.error, cause);
+  if (parsed.error) throw errorFrom(parsed.error, { call });
   return parsed.ok;
 }
 
@@ -170,7 +175,7 @@ function checkProgress(call, onProgress) {
 }
 
 function abortedError(call, signal) {
-  return errorFrom({ kind: 'cancelled', call, message: `${call}: aborted` }, signal.reason);
+  return errorFrom({ kind: 'cancelled', call, message: `${call}: aborted` }, { cause: signal.reason });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,14 +183,35 @@ function abortedError(call, signal) {
 // ---------------------------------------------------------------------------------------------
 
 const NATIVE = Symbol('native');
+const BASE_URL = Symbol('baseUrl');
 
 /**
- * Runs one native call. `transfer` carries what a transfer needs besides its JSON arguments:
- * bytes, a stream, progress and an AbortSignal.
+ * The core's operation for each method whose JavaScript name differs from it. Everything else
+ * (argument checks, errors' `call`) uses the JavaScript name; only the native call sees these.
  */
-async function run(client, op, args, transfer = {}) {
+const NATIVE_OPS = {
+  'files.downloadUrl': 'files.download_url',
+  'files.publicUrl': 'files.public_url',
+  'files.signedUrl': 'files.signed_url',
+  exchangeServiceToken: 'auth.exchange_service_token',
+};
+
+/** The client's native half, or an InvalidInputError once it is closed. */
+function nativeOf(client, call) {
+  const n = client[NATIVE];
+  if (!n) throw invalid(call, 'the client is closed');
+  return n;
+}
+
+/**
+ * Runs one native call; `call` is the method's JavaScript name, e.g. 'files.signedUrl'.
+ * `transfer` carries what a transfer needs besides its JSON arguments: bytes, a stream,
+ * progress and an AbortSignal.
+ */
+async function run(client, call, args, transfer = {}) {
   const { signal, onProgress, data, stream } = transfer;
-  if (signal?.aborted) throw abortedError(op, signal);
+  const n = nativeOf(client, call);
+  if (signal?.aborted) throw abortedError(call, signal);
   const handle = new native.CallHandle();
   let callbackError;
   const progress = onProgress
@@ -208,13 +234,14 @@ async function run(client, op, args, transfer = {}) {
       })
     : undefined;
   try {
-    const envelope = await client[NATIVE].call(op, JSON.stringify(args), handle, data, progress);
+    // `data` is copied before this returns, so later changes to it do not reach the upload.
+    const envelope = await n.call(NATIVE_OPS[call] ?? call, JSON.stringify(args), handle, data, progress);
     if (callbackError) throw callbackError.error;
     const parsed = JSON.parse(envelope);
     if (parsed.error) {
       if (streamError) throw streamError.error;
-      if (parsed.error.kind === 'cancelled' && signal?.aborted) throw errorFrom(parsed.error, signal.reason);
-      throw errorFrom(parsed.error);
+      const cause = parsed.error.kind === 'cancelled' && signal?.aborted ? signal.reason : undefined;
+      throw errorFrom(parsed.error, { call, cause });
     }
     return camelize(parsed.ok);
   } finally {
@@ -244,6 +271,15 @@ async function pump(stream, handle) {
     handle.fail(e && e.message ? String(e.message) : 'the stream failed');
     if (handle.stopped) return; // destroyed by `run` once the call had settled
     throw e;
+  }
+}
+
+/** The path of a `file:` URL; any other URL is an InvalidInputError, not Node's TypeError. */
+function filePathOf(call, url) {
+  try {
+    return fileURLToPath(url);
+  } catch (e) {
+    throw invalid(call, `a URL source must be a local file: URL (${e.message})`, e);
   }
 }
 
@@ -322,7 +358,7 @@ class Files {
     const size = checkCount(call, 'size', o.size);
     const transfer = { signal: checkSignal(call, o.signal), onProgress: checkProgress(call, o.onProgress) };
     if (typeof source === 'string' || source instanceof URL) {
-      const file = source instanceof URL ? require('node:url').fileURLToPath(source) : source;
+      const file = source instanceof URL ? filePathOf(call, source) : source;
       args.kind = 'path';
       args.source = path.resolve(file);
       if (size !== undefined) {
@@ -384,11 +420,11 @@ class Files {
   }
   /** A short-lived presigned GET for the owner: `{ url, expiresAt }`. */
   async downloadUrl(id) {
-    return run(this._c, 'files.download_url', { file_id: checkString('files.downloadUrl', 'id', id) });
+    return run(this._c, 'files.downloadUrl', { file_id: checkString('files.downloadUrl', 'id', id) });
   }
   /** The permanent public link: `{ url, id, permission, expiresAt: null }`. */
   async publicUrl(id) {
-    return run(this._c, 'files.public_url', { file_id: checkString('files.publicUrl', 'id', id) });
+    return run(this._c, 'files.publicUrl', { file_id: checkString('files.publicUrl', 'id', id) });
   }
   /** An expiring link (1..365 days, 'view' or 'download'). */
   async signedUrl(id, options) {
@@ -396,7 +432,7 @@ class Files {
     const o = optionsObject(call, options);
     const permission = o.permission ?? 'view';
     if (permission !== 'view' && permission !== 'download') throw invalid(call, "permission must be 'view' or 'download'");
-    return run(this._c, 'files.signed_url', {
+    return run(this._c, call, {
       file_id: checkString(call, 'id', id),
       expires_in_days: checkCount(call, 'expiresInDays', o.expiresInDays ?? 7),
       permission,
@@ -455,7 +491,7 @@ function delegationArgs(call, userJwt, app, options) {
 /** The FluidCloud client. `FLUIDCLOUD_API_KEY` / `FLUIDCLOUD_BASE_URL` are the defaults. */
 class FluidCloud {
   constructor(options) {
-    const call = 'client';
+    const call = 'new FluidCloud';
     if (options instanceof NativeHolder) {
       this[NATIVE] = options.native;
     } else {
@@ -474,9 +510,11 @@ class FluidCloud {
         config.timeoutMs = o.timeout;
       }
       const opened = native.openClient(config);
-      if (typeof opened === 'string') unwrap(opened);
+      if (typeof opened === 'string') unwrap(opened, call);
       this[NATIVE] = opened;
     }
+    // Kept apart from the native half, which `close()` drops.
+    this[BASE_URL] = this[NATIVE].baseUrl;
     this.spaces = new Spaces(this);
     this.folders = new Folders(this);
     this.files = new Files(this);
@@ -486,26 +524,27 @@ class FluidCloud {
 
   /** The API origin, e.g. 'https://api-cloud.fluidvip.com'. */
   get baseUrl() {
-    return this[NATIVE].baseUrl;
+    return this[BASE_URL];
   }
 
   /** Trades this service key and an end user's JWT for a token acting as that user. */
   async exchangeServiceToken(userJwt, app, options) {
-    const call = 'auth.exchange_service_token';
-    return run(this, call, delegationArgs('exchangeServiceToken', userJwt, app, options));
+    const call = 'exchangeServiceToken';
+    return run(this, call, delegationArgs(call, userJwt, app, options));
   }
 
   /** A client acting as the end user (same settings, shared connections). */
   async asUser(userJwt, app, options) {
-    const a = delegationArgs('asUser', userJwt, app, options);
-    const opened = await this[NATIVE].asUser(a.user_jwt, a.app, a.job_id ?? undefined, a.ttl_seconds);
-    if (typeof opened === 'string') unwrap(opened);
+    const call = 'asUser';
+    const a = delegationArgs(call, userJwt, app, options);
+    const opened = await nativeOf(this, call).asUser(a.user_jwt, a.app, a.job_id ?? undefined, a.ttl_seconds);
+    if (typeof opened === 'string') unwrap(opened, call);
     return new FluidCloud(new NativeHolder(opened));
   }
 
   /** Releases this client; calls made afterwards fail with InvalidInputError. */
   close() {
-    this[NATIVE] = closedNative;
+    this[NATIVE] = null;
   }
 
   [Symbol.for('nodejs.util.inspect.custom')]() {
@@ -523,13 +562,6 @@ class NativeHolder {
   }
 }
 
-const closedEnvelope = JSON.stringify({ error: { kind: 'invalid_input', call: 'client', message: 'client: the client is closed' } });
-const closedNative = {
-  baseUrl: '',
-  call: async () => closedEnvelope,
-  asUser: async () => closedEnvelope,
-};
-
 module.exports = {
   FluidCloud,
   FluidCloudError,
@@ -545,5 +577,8 @@ module.exports = {
   InvalidInputError,
   FileSystemError,
   IntegrityError,
+  // What TypeScript and bundlers expect of a CommonJS module typed with ES exports (index.d.ts):
+  // `import FluidCloud from 'fluidcloud'` compiles to `require('fluidcloud').default`.
   default: FluidCloud,
 };
+Object.defineProperty(module.exports, '__esModule', { value: true });

@@ -25,9 +25,9 @@ export declare class NativeClient {
   get baseUrl(): string
   /**
    * Runs `op` with `args` (a JSON object) on the runtime; resolves with the envelope.
-   * `data` is the Buffer of a bytes upload, `handle` cancels the call and carries a
-   * stream's bytes, `on_progress(done, total)` reports transfers (a final `(-1, -1)` call
-   * marks that every report was delivered, before the promise settles).
+   * `data` is the Buffer of a bytes upload (copied before `call` returns), `handle` cancels
+   * the call and carries a stream's bytes, `on_progress(done, total)` reports transfers (a
+   * final `(-1, -1)` call marks that every report was delivered, before the promise settles).
    */
   call(op: string, args: string, handle?: CallHandle | undefined | null, data?: Uint8Array | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null): Promise<string>
   /** A client acting as the end user: resolves with it, or with an error envelope. */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Node package from source and runs its checks and tests:
-#   npm ci (its install script builds the addon with the napi CLI, cargo's dev profile),
-#   the freshness check of the committed native.d.ts, tsc --noEmit, and npm test (node --test
+#   npm ci, `npm run build` (the addon, with the napi CLI and cargo's dev profile), the
+#   freshness check of the committed native.d.ts, tsc --noEmit, and npm test (node --test
 #   against target/debug/fluidcloud-emulator, which the workspace build makes).
 #   bash node/run_tests.sh
 set -euo pipefail
@@ -15,12 +15,14 @@ if [ ! -x "$FLUIDCLOUD_EMULATOR_BIN" ]; then
     exit 1
 fi
 
-# Install the pinned dependencies; the package's install script builds the addon.
+# Install the pinned dependencies, then build the addon: a development step, not an install
+# script, since the published package ships the built addon and no Rust sources.
 if [ -f package-lock.json ]; then
     npm ci --no-audit --no-fund
 else
     npm install --no-audit --no-fund
 fi
+npm run build
 
 # The committed declarations of the native addon must be what the build generates.
 GENERATED="$REPO/target/napi-dts/native.d.ts"

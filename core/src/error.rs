@@ -191,7 +191,7 @@ impl Error {
     }
 
     /// Marks an answer of storage (a presigned URL), not of the API.
-    pub(crate) fn from_storage(mut self) -> Self {
+    pub(crate) fn marked_as_storage(mut self) -> Self {
         self.inner.from_storage = true;
         self
     }

@@ -352,7 +352,7 @@ async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &Cancella
             http.transport.send(request)
         })
         .await
-        .map_err(Error::from_storage)?;
+        .map_err(Error::marked_as_storage)?;
     let etag = resp.header("etag").unwrap_or_default().to_string();
     // Drain the (empty) body so the connection goes back to the pool.
     let _ = resp.bytes(4096).await;

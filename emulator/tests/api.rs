@@ -948,7 +948,7 @@ async fn delegated_tokens_act_only_in_their_app() {
     }
     let listed = expect_json(send_as(&emu, &talk, Method::GET, &q_files(&space, None, false), None).await, StatusCode::OK).await;
     assert!(ids(&listed).is_empty(), "{listed}");
-    let q = format!("/files/resolve?client_key=album-1&app=photos");
+    let q = "/files/resolve?client_key=album-1&app=photos".to_string();
     expect_detail(send_as(&emu, &talk, Method::GET, &q, None).await, StatusCode::FORBIDDEN).await;
     let q = format!("{}&app=photos", q_files(&space, None, false));
     expect_detail(send_as(&emu, &talk, Method::GET, &q, None).await, StatusCode::FORBIDDEN).await;

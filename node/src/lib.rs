@@ -139,7 +139,7 @@ impl ops::Args for Args<'_> {
 
 /// What travels beside the JSON arguments: bytes, a stream, progress, cancellation.
 struct Extras {
-    data: Option<Buffer>,
+    data: Option<Bytes>,
     stream: Option<mpsc::Receiver<Chunk>>,
     progress: Option<Arc<ProgressFn>>,
     cancel: CancellationToken,
@@ -158,7 +158,7 @@ fn parse_op(op: &str, args: &str, extras: &mut Extras) -> std::result::Result<Op
     let map = match serde_json::from_str::<Value>(args) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(invalid(op, "the arguments must be a JSON object")),
-        Err(e) => return Err(invalid(op, &format!("the arguments are not valid JSON: {e}"))),
+        Err(e) => return Err(invalid(op, format!("the arguments are not valid JSON: {e}"))),
     };
     let a = Args { op, map };
     if let Some(parsed) = Op::parse(op, &a)? {
@@ -170,9 +170,7 @@ fn parse_op(op: &str, args: &str, extras: &mut Extras) -> std::result::Result<Op
                 "path" => UploadSource::Path(PathBuf::from(a.str("source")?)),
                 "bytes" => {
                     let data = extras.data.take().ok_or_else(|| invalid(op, "the bytes to upload are missing"))?;
-                    // Shared with JavaScript, not copied: the Buffer stays referenced until
-                    // the upload drops it.
-                    UploadSource::Bytes(Bytes::from_owner(data))
+                    UploadSource::Bytes(data)
                 }
                 "stream" => {
                     let size = a.opt_u64("size")?.ok_or_else(|| invalid(op, "size is required for a stream"))?;
@@ -311,9 +309,9 @@ impl NativeClient {
     }
 
     /// Runs `op` with `args` (a JSON object) on the runtime; resolves with the envelope.
-    /// `data` is the Buffer of a bytes upload, `handle` cancels the call and carries a
-    /// stream's bytes, `on_progress(done, total)` reports transfers (a final `(-1, -1)` call
-    /// marks that every report was delivered, before the promise settles).
+    /// `data` is the Buffer of a bytes upload (copied before `call` returns), `handle` cancels
+    /// the call and carries a stream's bytes, `on_progress(done, total)` reports transfers (a
+    /// final `(-1, -1)` call marks that every report was delivered, before the promise settles).
     #[napi(ts_args_type = "op: string, args: string, handle?: CallHandle | undefined | null, data?: Uint8Array | undefined | null, onProgress?: ((done: number, total: number) => void) | undefined | null")]
     pub fn call<'env>(
         &self,
@@ -321,7 +319,7 @@ impl NativeClient {
         op: String,
         args: String,
         handle: Option<&CallHandle>,
-        data: Option<Buffer>,
+        data: Option<&[u8]>,
         on_progress: Option<Function<'env, FnArgs<(f64, f64)>, ()>>,
     ) -> Result<PromiseRaw<'env, String>> {
         let progress = match on_progress {
@@ -329,7 +327,10 @@ impl NativeClient {
             None => None,
         };
         let mut extras = Extras {
-            data,
+            // Copied now, on the JavaScript thread: JavaScript memory cannot be borrowed past
+            // this call, since a transfer (postMessage, structuredClone) or a worker's exit
+            // frees it whatever references the Buffer.
+            data: data.map(Bytes::copy_from_slice),
             stream: handle.and_then(|h| h.rx.lock().unwrap_or_else(|p| p.into_inner()).take()),
             progress: progress.clone(),
             cancel: handle.map(|h| h.cancel.clone()).unwrap_or_default(),

@@ -3,6 +3,7 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const util = require('node:util');
 const os = require('node:os');
 const path = require('node:path');
 const { Readable } = require('node:stream');
@@ -11,7 +12,7 @@ const {
   FluidCloud, FluidCloudError, ApiError, AuthError, QuotaExceededError, PermissionError, NotFoundError,
   ConflictError, ConnectionError, TimeoutError, AbortError, InvalidInputError, FileSystemError, IntegrityError,
 } = fc$;
-const { startEmulator } = require('./helpers');
+const { startEmulator, userJwt } = require('./helpers');
 
 let emu;
 let fc;
@@ -232,4 +233,60 @@ test('an onProgress that throws cancels the upload and its error is rethrown', a
     fc.files.upload(Buffer.alloc(100), { spaceId, onProgress: () => { throw boom; } }),
     (e) => e === boom,
   );
+});
+
+test('InvalidInputError: a URL source other than a local file: URL', async () => {
+  for (const url of ['https://example.com/a.png', 'file://remote-host/a.png']) {
+    await assert.rejects(fc.files.upload(new URL(url), { spaceId }), (e) => {
+      assert.ok(e instanceof InvalidInputError, `${url}: ${e && e.name}: ${e && e.message}`);
+      assert.equal(e.kind, 'invalid_input');
+      assert.equal(e.call, 'files.upload');
+      assert.match(e.message, /^files\.upload: a URL source must be a local file: URL/);
+      assert.ok(e.cause instanceof TypeError); // Node's own error, kept as the cause
+      return true;
+    });
+  }
+});
+
+test('err.call is the method as the user called it, whichever layer failed', async () => {
+  const calledAs = async (promise, call, Class) =>
+    assert.rejects(promise, (e) => {
+      assert.ok(e instanceof Class, `${call}: ${e && e.name}: ${e && e.message}`);
+      assert.equal(e.call, call);
+      return true;
+    });
+  const f = await fc.files.upload(Buffer.from('x'), { spaceId, name: 'called.txt' });
+  const missing = '00000000-0000-4000-8000-000000000000';
+  // Found by the JavaScript layer, by the core, and by the server.
+  await calledAs(fc.files.signedUrl(f.id, { permission: 'edit' }), 'files.signedUrl', InvalidInputError);
+  await calledAs(fc.files.signedUrl('', {}), 'files.signedUrl', InvalidInputError);
+  await calledAs(fc.files.signedUrl(f.id, { expiresInDays: 999 }), 'files.signedUrl', ApiError);
+  await calledAs(fc.files.downloadUrl(missing), 'files.downloadUrl', NotFoundError);
+  await calledAs(fc.files.publicUrl(missing), 'files.publicUrl', NotFoundError);
+  await calledAs(fc.exchangeServiceToken(42, 'app'), 'exchangeServiceToken', InvalidInputError);
+  await calledAs(fc.exchangeServiceToken('', 'app'), 'exchangeServiceToken', InvalidInputError);
+  await calledAs(fc.exchangeServiceToken('not.a.jwt', 'app'), 'exchangeServiceToken', AuthError);
+  await calledAs(fc.asUser('', 'app'), 'asUser', InvalidInputError);
+  await calledAs(fc.asUser(userJwt('u'), 'app', { ttlSeconds: 1.5 }), 'asUser', InvalidInputError);
+  await calledAs(fc.asUser('not.a.jwt', 'app'), 'asUser', AuthError);
+  assert.throws(() => new FluidCloud({ apiKey: 'k', baseUrl: 'ftp://example.com' }), (e) =>
+    e instanceof InvalidInputError && e.call === 'new FluidCloud');
+
+  // An upload whose public link fails after the file was stored: the call is still the upload.
+  const { key } = await emu.admin('POST', '/_emulator/keys', {
+    scopes: ['spaces:read', 'files:read', 'files:write', 'shares:write'], links_limit: 0,
+  });
+  const noLinks = new FluidCloud({ apiKey: key, baseUrl: emu.url });
+  const [home] = await noLinks.spaces.list();
+  await calledAs(noLinks.files.upload(Buffer.from('x'), { spaceId: home.id, name: 'pub.txt', public: true }), 'files.upload', QuotaExceededError);
+
+  // A closed client names the method too, and keeps its baseUrl.
+  const closed = new FluidCloud({ apiKey: emu.apiKey, baseUrl: emu.url });
+  closed.close();
+  await calledAs(closed.files.get(f.id), 'files.get', InvalidInputError);
+  await calledAs(closed.files.signedUrl(f.id), 'files.signedUrl', InvalidInputError);
+  await calledAs(closed.asUser(userJwt('u'), 'app'), 'asUser', InvalidInputError);
+  assert.equal(closed.baseUrl, emu.url);
+  assert.deepEqual(JSON.parse(JSON.stringify(closed)), { baseUrl: emu.url });
+  assert.equal(util.inspect(closed), `FluidCloud { baseUrl: ${JSON.stringify(emu.url)} }`);
 });

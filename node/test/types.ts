@@ -1,10 +1,12 @@
-// Type-checked with `tsc --noEmit` (never run): the API as a TypeScript user writes it.
+// Type-checked with `tsc --noEmit` (never run): the API as a TypeScript user writes it, from a
+// CommonJS module (types.mts is the ES module variant; package.test.js compiles and runs both
+// styles against the installed package).
 import { Readable } from 'node:stream';
 import FluidCloudDefault, {
   FluidCloud, FluidCloudError, ApiError, AuthError, QuotaExceededError, PermissionError, NotFoundError,
   ConflictError, ConnectionError, TimeoutError, AbortError, InvalidInputError, FileSystemError, IntegrityError,
   type File, type Folder, type Space, type Share, type Link, type Quota, type DelegatedToken, type DownloadUrl,
-  type UploadOptions, type ClientOptions,
+  type UploadOptions, type ClientOptions, Files, type Spaces, type Folders, type Shares, type QuotaApi,
 } from 'fluidcloud';
 
 export async function usage(): Promise<void> {
@@ -70,6 +72,10 @@ export async function usage(): Promise<void> {
     if (e instanceof FluidCloudError) void [e.kind, e.call, e.message];
     void [AuthError, QuotaExceededError, PermissionError, NotFoundError, ConflictError, ConnectionError, TimeoutError, AbortError, InvalidInputError, IntegrityError];
   }
+  const namespaces: [Spaces, Folders, Files, Shares, QuotaApi] = [fc.spaces, fc.folders, fc.files, fc.shares, fc.quota];
+  void namespaces;
+  // @ts-expect-error: the namespaces are types only; the package exports no such value
+  void (fc.files instanceof Files);
   fc.close();
 }
 

@@ -231,3 +231,22 @@ test('retries: with maxRetries 0 the 503 surfaces as an ApiError', async () => {
     return true;
   });
 });
+
+test('retries: a failed single PUT is sent again from bytes or a path, not from a stream', async () => {
+  const data = bytes(3 * PART, 47); // under the multipart threshold: one PUT
+  const src = path.join(tmp, 'single.bin');
+  fs.writeFileSync(src, data);
+  const failOnce = () => emu.admin('POST', '/_emulator/faults', { rules: [{ target: 'storage_put', times: 1, action: 'status', status: 503 }] });
+  await failOnce();
+  await roundTrip(await fc.files.upload(data, { spaceId, name: 'single-bytes.bin' }), data);
+  await failOnce();
+  await roundTrip(await fc.files.upload(src, { spaceId }), data);
+  // A stream cannot be read again: the 503 is the answer.
+  await failOnce();
+  await assert.rejects(fc.files.upload(Readable.from([data]), { spaceId, size: data.length }), (e) => {
+    assert.ok(e instanceof ApiError, e.message);
+    assert.equal(e.status, 503);
+    assert.equal(e.call, 'files.upload');
+    return true;
+  });
+});
