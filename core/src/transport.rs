@@ -4,7 +4,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -238,27 +238,44 @@ fn timed_out(idle: Duration) -> TransportError {
 }
 
 /// When a request last made progress: it was sent, or the transport took a piece of its body.
+/// Time spent waiting for the body's own source (a slow reader, a paused Node stream) is the
+/// caller's pace, not the server's, and does not count.
 #[derive(Clone)]
-struct Progress(Arc<(Instant, AtomicU64)>);
+struct Progress(Arc<(Instant, AtomicU64, AtomicBool)>);
 
 impl Progress {
     fn new() -> Self {
-        Progress(Arc::new((Instant::now(), AtomicU64::new(0))))
+        Progress(Arc::new((Instant::now(), AtomicU64::new(0), AtomicBool::new(false))))
     }
 
     fn touch(&self) {
-        let (start, nanos) = &*self.0;
+        let (start, nanos, _) = &*self.0;
         nanos.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
 
     fn last(&self) -> Instant {
-        let (start, nanos) = &*self.0;
+        let (start, nanos, _) = &*self.0;
         *start + Duration::from_nanos(nanos.load(Ordering::Relaxed))
+    }
+
+    fn waiting_on_source(&self) -> bool {
+        self.0 .2.load(Ordering::Relaxed)
     }
 
     fn watch(&self, body: BoxStream<'static, std::io::Result<Bytes>>) -> BoxStream<'static, std::io::Result<Bytes>> {
         let progress = self.clone();
-        body.inspect(move |_| progress.touch()).boxed()
+        let mut body = body;
+        stream::poll_fn(move |cx| {
+            // Asked for more: the transport has passed on the piece before.
+            progress.touch();
+            let polled = body.poll_next_unpin(cx);
+            progress.0 .2.store(polled.is_pending(), Ordering::Relaxed);
+            if polled.is_ready() {
+                progress.touch();
+            }
+            polled
+        })
+        .boxed()
     }
 
     /// `work`'s output, or a timeout once `idle` passed without progress. An `idle` too long to
@@ -271,7 +288,9 @@ impl Progress {
                 biased;
                 out = &mut work => return Ok(out),
                 () = tokio::time::sleep_until(deadline) => {
-                    if self.last().checked_add(idle).is_some_and(|d| d <= Instant::now()) {
+                    if self.waiting_on_source() {
+                        self.touch();
+                    } else if self.last().checked_add(idle).is_some_and(|d| d <= Instant::now()) {
                         return Err(timed_out(idle));
                     }
                 }

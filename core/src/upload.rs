@@ -238,9 +238,18 @@ impl Files<'_> {
         let user_cancel = options.cancel.clone().unwrap_or_default();
         let work = async {
             let (opened, size) = open(source).await?;
-            upload_opened(self, opened, size, &name, &content_type, &options, &stop).await
+            let body = upload_opened(self, opened, size, &name, &content_type, &options, &stop).await?;
+            Ok::<_, Error>((body, size))
         };
-        let mut file = cancellable(Some(&user_cancel), CALL, work).await??;
+        let (complete, size) = cancellable(Some(&user_cancel), CALL, work).await??;
+        // Once sent, complete may be carried out whatever happens here: its answer is the only
+        // way to know, so a cancellation from now on comes too late and is not waited out
+        // half-way (that left stored files behind calls that reported failure).
+        let mut file: File = self.c.http().call(CALL, Method::POST, "/uploads/complete", &[], Some(complete)).await?;
+        if let Some(p) = &options.progress {
+            // The total means stored, and is reported once.
+            p(size, size);
+        }
         if options.public {
             let wait = self.c.options().public_link_wait;
             let minted = cancellable(Some(&user_cancel), CALL, mint_public(self, &file.id, wait, &stop)).await;
@@ -273,7 +282,7 @@ async fn upload_opened(
     content_type: &str,
     options: &UploadOptions,
     stop: &CancellationToken,
-) -> Result<File> {
+) -> Result<Value> {
     let http = files.c.http();
     let ticket: Ticket = http
         .call(
@@ -295,7 +304,8 @@ async fn upload_opened(
     let (sha256, parts) = match ticket.mode.as_str() {
         "single" => {
             let url = ticket.upload_url.as_deref().ok_or_else(|| bad_ticket("upload_url"))?;
-            let sha = put_single(http, url, content_type, opened, size, stop).await?;
+            let sent = SentBytes { progress: progress.clone(), size, reported: Arc::default() };
+            let sha = put_single(http, url, content_type, opened, size, stop, &sent).await?;
             (sha, Value::Null)
         }
         "multipart" => {
@@ -308,16 +318,12 @@ async fn upload_opened(
         }
         other => return Err(Error::new(ErrorKind::Api, CALL, format!("unknown upload mode '{other}'"))),
     };
-    if let Some(p) = &progress {
-        p(size, size);
-    }
-    let body = json!({
+    Ok(json!({
         "file_id": ticket.file_id, "key": ticket.key, "upload_id": ticket.upload_id, "parts": parts,
         "original_name": name, "mime": content_type, "size": size, "sha256": sha256,
         "space_id": options.space_id, "folder_id": options.folder_id, "app": options.app,
         "client_key": options.client_key,
-    });
-    http.call(CALL, Method::POST, "/uploads/complete", &[], Some(body)).await
+    }))
 }
 
 fn bad_ticket(field: &str) -> Error {
@@ -515,14 +521,48 @@ async fn join_hash(hashing: Hashing) -> Result<String> {
     }
 }
 
-async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, size: u64, stop: &CancellationToken) -> Result<String> {
+/// Reports a single PUT's bytes as the transport takes them, never lower than already
+/// reported (a retried PUT starts over unseen) and never the total: that means stored.
+struct SentBytes {
+    progress: Option<Progress>,
+    size: u64,
+    reported: Arc<AtomicU64>,
+}
+
+impl SentBytes {
+    fn track(&self, body: BoxStream<'static, std::io::Result<Bytes>>) -> BoxStream<'static, std::io::Result<Bytes>> {
+        let Some(progress) = self.progress.clone() else { return body };
+        let (size, reported) = (self.size, self.reported.clone());
+        let mut sent = 0u64;
+        body.inspect_ok(move |piece| {
+            sent += piece.len() as u64;
+            if sent < size && sent > reported.fetch_max(sent, Ordering::SeqCst) {
+                progress(sent, size);
+            }
+        })
+        .boxed()
+    }
+
+    /// In-memory bytes as a body: in pieces when someone watches, so that progress shows.
+    fn bytes_body(&self, data: &Bytes) -> RequestBody {
+        if self.progress.is_none() {
+            return RequestBody::Bytes(data.clone());
+        }
+        let (data, piece) = (data.clone(), CHUNK);
+        let count = data.len().div_ceil(piece);
+        let pieces = stream::iter((0..count).map(move |i| Ok(data.slice(i * piece..((i + 1) * piece).min(data.len())))));
+        RequestBody::Stream { len: self.size, stream: self.track(pieces.boxed()) }
+    }
+}
+
+async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, size: u64, stop: &CancellationToken, sent: &SentBytes) -> Result<String> {
     match opened {
         Opened::Path { file, path } => {
             let hashing = hash_file(file.clone(), size, stop.clone());
             let pool = ChunkPool::default();
             let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, || RequestBody::Stream {
                 len: size,
-                stream: file_range(file.clone(), 0, size, pool.clone()),
+                stream: sent.track(file_range(file.clone(), 0, size, pool.clone())),
             })
             .await;
             let hashed = join_hash(hashing).await;
@@ -533,7 +573,7 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
         }
         Opened::Bytes(data) => {
             let hashing = hash_bytes(data.clone());
-            put(http, url, Some(content_type), stop, Retry::Idempotent, || RequestBody::Bytes(data.clone())).await?;
+            put(http, url, Some(content_type), stop, Retry::Idempotent, || sent.bytes_body(&data)).await?;
             join_hash(hashing).await
         }
         Opened::Reader(reader) => {
@@ -541,13 +581,23 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
             // failed PUT cannot be sent again.
             let hasher = SequentialHasher::start();
             let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
-            let pump = pump_reader(reader, size, tx, &hasher);
-            let body = RequestBody::Stream { len: size, stream: tokio_stream_from(rx) };
+            let body = RequestBody::Stream { len: size, stream: sent.track(tokio_stream_from(rx)) };
             let mut body = Some(body);
-            let sending = put(http, url, Some(content_type), stop, Retry::Never, || body.take().unwrap_or(RequestBody::Empty));
-            let (sent, pumped) = tokio::join!(sending, pump);
-            pumped?;
-            sent?;
+            {
+                let pump = pump_reader(reader, size, tx, &hasher);
+                let sending = put(http, url, Some(content_type), stop, Retry::Never, || body.take().unwrap_or(RequestBody::Empty));
+                tokio::pin!(sending, pump);
+                // A PUT that failed stops the reading: the reader may never deliver another byte.
+                let (sent, pumped) = tokio::select! {
+                    sent = &mut sending => match sent {
+                        Ok(etag) => (Ok(etag), pump.await),
+                        Err(e) => return Err(e),
+                    },
+                    pumped = &mut pump => (sending.await, pumped),
+                };
+                pumped?;
+                sent?;
+            }
             hasher.finish(CALL).await
         }
     }

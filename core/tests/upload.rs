@@ -691,3 +691,88 @@ async fn a_download_restarts_when_the_server_ignores_the_range() {
     assert_eq!(gets, 2, "one broken GET, one whole again");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no part file left behind");
 }
+
+/// A single PUT reports its bytes as they go, not only 0 and the total, from every source;
+/// a retried PUT does not make the progress go back.
+#[tokio::test]
+async fn single_puts_report_progress_as_the_bytes_go() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let bytes = data(3 << 20, 5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("single.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let sources = [
+        UploadSource::bytes(bytes.clone()),
+        UploadSource::path(&path),
+        UploadSource::reader(std::io::Cursor::new(bytes.clone()), bytes.len() as u64),
+    ];
+    for source in sources {
+        let calls = Calls::default();
+        let mut options = UploadOptions::new(&space);
+        options.progress = Some(calls.callback());
+        client.files().upload(source, options).await.unwrap();
+        calls.assert_exact(bytes.len() as u64);
+        let between = calls.0.lock().unwrap().iter().filter(|(d, _)| *d > 0 && *d < bytes.len() as u64).count();
+        assert!(between >= 2, "progress between 0 and the total: {:?}", calls.0.lock().unwrap());
+    }
+    emu.add_faults(json!([{"target": "storage_put", "times": 1, "action": "reset", "after_bytes": 2_000_000}])).await;
+    let calls = Calls::default();
+    let mut options = UploadOptions::new(&space);
+    options.progress = Some(calls.callback());
+    client.files().upload(UploadSource::bytes(bytes.clone()), options).await.expect("retried");
+    calls.assert_exact(bytes.len() as u64);
+}
+
+/// The timeout is the server's: a source that pauses longer than it does not fail the
+/// upload; and a PUT that fails stops reading a source that may never deliver again.
+#[tokio::test]
+async fn waiting_on_the_source_is_not_the_servers_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let emu = start().await;
+    let impatient = fluidcloud::Client::new(emu.options().timeout(Duration::from_millis(500)).max_retries(0)).unwrap();
+    let space = emu.default_space().await;
+    let (mut source, reader) = tokio::io::duplex(64 * 1024);
+    let pausing_source = tokio::spawn(async move {
+        source.write_all(&data(1000, 1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        source.write_all(&data(1000, 2)).await.unwrap();
+    });
+    let file = impatient.files().upload(UploadSource::async_reader(reader, 2000), UploadOptions::new(&space)).await;
+    assert_eq!(file.expect("a pause of the source is not the server's").size, Some(2000));
+    pausing_source.await.unwrap();
+
+    emu.add_faults(json!([{"target": "storage_put", "times": 1, "action": "status", "status": 503}])).await;
+    let (mut source, reader) = tokio::io::duplex(64 * 1024);
+    source.write_all(&data(1000, 3)).await.unwrap(); // and never another byte
+    let files = impatient.files();
+    let upload = files.upload(UploadSource::async_reader(reader, 2000), UploadOptions::new(&space));
+    let err = tokio::time::timeout(Duration::from_secs(10), upload).await.expect("the failed PUT ends the call").unwrap_err();
+    assert_eq!(err.http_status(), Some(503), "{err}");
+    drop(source);
+}
+
+/// Once complete is on its way the server may carry it out: a cancellation that comes then
+/// does not cut the call off half-way (reporting failure for a stored file); the call ends
+/// with the file.
+#[tokio::test]
+async fn a_cancellation_during_complete_comes_too_late_to_undo_it() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    emu.add_faults(json!([{"target": "api", "path_contains": "/uploads/complete", "times": 1, "action": "delay", "delay_ms": 1500}])).await;
+    let token = CancellationToken::new();
+    let mut options = UploadOptions::new(&space);
+    options.cancel = Some(token.clone());
+    let files = client.files();
+    let upload = files.upload(UploadSource::bytes(data(5000, 6)), options);
+    let cancel_once_complete_is_sent = async {
+        while !emu.faults_left().await.is_empty() {}
+        token.cancel();
+    };
+    let (file, ()) = tokio::join!(upload, cancel_once_complete_is_sent);
+    let file = file.expect("the upload was completed");
+    let listed = client.files().list(&space, None, false, None).await.unwrap();
+    assert_eq!(listed.iter().map(|f| f.id.clone()).collect::<Vec<_>>(), vec![file.id]);
+}
