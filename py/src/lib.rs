@@ -154,61 +154,23 @@ fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: Cancel
     })
 }
 
-/// Runs a progress callback on the event loop of an async call, as asyncio code expects
-/// (an `asyncio.Event` set from another thread, say, would not wake its waiters).
-#[pyclass(module = "fluidcloud._core", frozen)]
-struct ProgressOnLoop {
-    callback: Py<PyAny>,
-    failure: CallbackError,
-    cancel: CancellationToken,
-}
-
-#[pymethods]
-impl ProgressOnLoop {
-    fn __call__(&self, py: Python<'_>, done: u64, total: u64) {
-        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return;
-        }
-        let outcome = self.callback.call1(py, (done, total)).and_then(|returned| {
-            let returned = returned.bind(py);
-            if py.import("inspect")?.call_method1("isawaitable", (returned,))?.is_truthy()? {
-                if returned.hasattr("close")? {
-                    returned.call_method0("close")?; // a coroutine that will never run, said so once
-                }
-                return Err(PyTypeError::new_err("on_progress must be a plain function; it returned an awaitable"));
-            }
-            Ok(())
-        });
-        if let Err(e) = outcome {
-            *slot = Some(e);
-            self.cancel.cancel();
-        }
-    }
-}
-
-/// Where progress callbacks run: on the calling thread's side (blocking calls), or on the
-/// event loop of an async call.
+/// Where progress callbacks run: on the SDK's threads with the GIL taken for each call
+/// (blocking calls: the caller waits without the GIL), or on the event loop of an async call.
 #[derive(Clone)]
 enum CallbackHome {
     Thread,
-    Loop(Arc<Py<PyAny>>),
+    Loop(Arc<Mailbox>),
 }
 
-fn progress_for(home: &CallbackHome, callback: Bound<'_, PyAny>, failure: CallbackError, cancel: CancellationToken) -> PyResult<fluidcloud::Progress> {
-    Ok(match home {
+fn progress_for(home: &CallbackHome, callback: Bound<'_, PyAny>, failure: CallbackError, cancel: CancellationToken) -> fluidcloud::Progress {
+    match home {
         CallbackHome::Thread => progress_callback(callback.unbind(), failure, cancel),
-        CallbackHome::Loop(event_loop) => {
-            let event_loop = event_loop.clone();
-            let on_loop = Py::new(callback.py(), ProgressOnLoop { callback: callback.unbind(), failure, cancel })?;
-            Arc::new(move |done, total| {
-                Python::attach(|py| {
-                    // A closed loop has no one left to tell.
-                    let _ = event_loop.call_method1(py, "call_soon_threadsafe", (on_loop.clone_ref(py), done, total));
-                })
-            })
+        CallbackHome::Loop(mailbox) => {
+            mailbox.set_callback(callback.unbind(), cancel);
+            let mailbox = mailbox.clone();
+            Arc::new(move |done, total| mailbox.post_progress(done, total))
         }
-    })
+    }
 }
 
 fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError, home: &CallbackHome) -> PyResult<Op> {
@@ -234,12 +196,12 @@ fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError, home: &
                 }
                 other => return Err(PyValueError::new_err(format!("files.upload: unknown source kind '{other}'"))),
             };
-            let progress = a.item("on_progress")?.map(|cb| progress_for(home, cb, failure.clone(), cancel.clone())).transpose()?;
+            let progress = a.item("on_progress")?.map(|cb| progress_for(home, cb, failure.clone(), cancel.clone()));
             Op::upload(&a, source, progress, cancel)?
         }
         "files.download" => {
             let cancel = CancellationToken::new();
-            let progress = a.item("on_progress")?.map(|cb| progress_for(home, cb, failure.clone(), cancel.clone())).transpose()?;
+            let progress = a.item("on_progress")?.map(|cb| progress_for(home, cb, failure.clone(), cancel.clone()));
             Op::download(&a, a.path("dest")?, progress, cancel)?
         }
         other => return Err(PyValueError::new_err(format!("unknown operation '{other}'"))),
@@ -386,44 +348,149 @@ fn convert(py: Python<'_>, result: fluidcloud::Result<Answer>) -> PyResult<Py<Py
 // Async calls: an asyncio future settled from the SDK's runtime
 // ---------------------------------------------------------------------------------------------
 
-/// Settles an async call's future on its event loop, after the progress callbacks queued
-/// before it: one that raised wins over the cancellation it caused.
+/// What an async call hands to its event loop: progress in order, then the result. The
+/// SDK's threads fill it and ring an eventfd the loop watches (`add_reader`), without the
+/// GIL: no thread of ours is ever inside Python for an async call, so none can be caught
+/// there when the interpreter shuts down after `asyncio.run` returns (taking the GIL back
+/// then kills the thread mid-Rust).
+struct Mailbox {
+    inbox: Mutex<Inbox>,
+    bell: std::os::fd::OwnedFd,
+}
+
+#[derive(Default)]
+struct Inbox {
+    progress: Vec<(u64, u64)>,
+    result: Option<fluidcloud::Result<Answer>>,
+    callback: Option<(Py<PyAny>, CancellationToken)>,
+}
+
+impl Mailbox {
+    fn new() -> std::io::Result<Mailbox> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new descriptor we own.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        Ok(Mailbox { inbox: Mutex::default(), bell: unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) } })
+    }
+
+    fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.bell.as_raw_fd()
+    }
+
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn ring(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our eventfd. (It cannot fail but by
+        // overflowing the counter, which a reader resets long before.)
+        let _ = unsafe { libc::write(self.fd(), (&one as *const u64).cast(), 8) };
+    }
+
+    fn silence(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads 8 bytes into a live u64 from our non-blocking eventfd.
+        let _ = unsafe { libc::read(self.fd(), (&mut count as *mut u64).cast(), 8) };
+    }
+
+    fn set_callback(&self, callback: Py<PyAny>, cancel: CancellationToken) {
+        self.inbox().callback = Some((callback, cancel));
+    }
+
+    fn post_progress(&self, done: u64, total: u64) {
+        self.inbox().progress.push((done, total));
+        self.ring();
+    }
+
+    fn post_result(&self, result: fluidcloud::Result<Answer>) {
+        self.inbox().result = Some(result);
+        self.ring();
+    }
+}
+
+/// Runs on the event loop whenever an async call's mailbox rang: its progress callbacks, in
+/// order, then the future's result. A callback that raised wins over the cancellation it
+/// caused.
 #[pyclass(module = "fluidcloud._core", frozen)]
-struct Settle {
+struct Delivery {
+    mailbox: Arc<Mailbox>,
+    event_loop: Py<PyAny>,
     future: Py<PyAny>,
-    outcome: Mutex<Option<PyResult<Py<PyAny>>>>,
     failure: CallbackError,
 }
 
+impl Delivery {
+    fn run_callback(&self, py: Python<'_>, callback: &Py<PyAny>, cancel: &CancellationToken, done: u64, total: u64) {
+        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_some() {
+            return;
+        }
+        let outcome = callback.call1(py, (done, total)).and_then(|returned| {
+            let returned = returned.bind(py);
+            if py.import("inspect")?.call_method1("isawaitable", (returned,))?.is_truthy()? {
+                if returned.hasattr("close")? {
+                    returned.call_method0("close")?; // a coroutine that will never run, said so once
+                }
+                return Err(PyTypeError::new_err("on_progress must be a plain function; it returned an awaitable"));
+            }
+            Ok(())
+        });
+        if let Err(e) = outcome {
+            *slot = Some(e);
+            cancel.cancel();
+        }
+    }
+}
+
 #[pymethods]
-impl Settle {
+impl Delivery {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
+        self.mailbox.silence();
+        let (progress, result, callback) = {
+            let mut inbox = self.mailbox.inbox();
+            let callback = inbox.callback.as_ref().map(|(c, t)| (c.clone_ref(py), t.clone()));
+            (std::mem::take(&mut inbox.progress), inbox.result.take(), callback)
+        };
+        if let Some((callback, cancel)) = &callback {
+            for (done, total) in progress {
+                self.run_callback(py, callback, cancel, done, total);
+            }
+        }
+        let Some(result) = result else { return Ok(()) };
+        self.event_loop.call_method1(py, "remove_reader", (self.mailbox.fd(),))?;
         let future = self.future.bind(py);
         if future.call_method0("done")?.is_truthy()? {
             return Ok(()); // cancelled meanwhile
         }
         let failed = self.failure.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let outcome = self.outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
-        match (failed, outcome) {
-            (Some(e), _) | (None, Some(Err(e))) => future.call_method1("set_exception", (e.into_value(py),))?,
-            (None, Some(Ok(value))) => future.call_method1("set_result", (value,))?,
-            (None, None) => return Ok(()),
+        match failed.map(Err).unwrap_or_else(|| convert(py, result)) {
+            Ok(value) => future.call_method1("set_result", (value,))?,
+            Err(e) => future.call_method1("set_exception", (e.into_value(py),))?,
         };
         Ok(())
     }
 }
 
-/// Aborts the SDK's task when its asyncio future is cancelled.
+/// Aborts the SDK's task when its asyncio future is cancelled, and stops watching its mailbox.
 #[pyclass(module = "fluidcloud._core", frozen)]
 struct AbortOnCancel {
     abort: tokio::task::AbortHandle,
+    event_loop: Py<PyAny>,
+    fd: i32,
 }
 
 #[pymethods]
 impl AbortOnCancel {
-    fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __call__(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0("cancelled")?.is_truthy()? {
             self.abort.abort();
+            self.event_loop.call_method1(py, "remove_reader", (self.fd,))?;
         }
         Ok(())
     }
@@ -625,21 +692,28 @@ impl Client {
     /// a global one, so that a forked child starts a fresh one.)
     fn call_async<'py>(&self, py: Python<'py>, op: &str, args: &Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
+        let mailbox = Arc::new(Mailbox::new()?);
         let failure = CallbackError::default();
-        let parsed = parse_op(op, args, &failure, &CallbackHome::Loop(Arc::new(event_loop.clone().unbind())))?;
+        let parsed = parse_op(op, args, &failure, &CallbackHome::Loop(mailbox.clone()))?;
         let future = event_loop.call_method0("create_future")?;
-        let (settle_future, settle_loop) = (future.clone().unbind(), event_loop.unbind());
-        let done = move |result: fluidcloud::Result<Answer>| {
-            Python::attach(|py| {
-                let settle = Settle { future: settle_future, outcome: Mutex::new(Some(convert(py, result))), failure };
-                // A closed loop has no one left to tell.
-                if let Ok(settle) = Py::new(py, settle) {
-                    let _ = settle_loop.call_method1(py, "call_soon_threadsafe", (settle,));
-                }
-            })
+        let delivery = Delivery {
+            mailbox: mailbox.clone(),
+            event_loop: event_loop.clone().unbind(),
+            future: future.clone().unbind(),
+            failure,
         };
-        let abort = self.inner.spawn_then(move |c| execute(c, parsed), done).map_err(|e| to_py_err(py, e))?;
-        future.call_method1("add_done_callback", (Py::new(py, AbortOnCancel { abort })?,))?;
+        event_loop.call_method1("add_reader", (mailbox.fd(), Py::new(py, delivery)?))?;
+        let posted = mailbox.clone();
+        let started = self.inner.spawn_then(move |c| execute(c, parsed), move |result| posted.post_result(result));
+        let abort = match started {
+            Ok(abort) => abort,
+            Err(e) => {
+                event_loop.call_method1("remove_reader", (mailbox.fd(),))?;
+                return Err(to_py_err(py, e));
+            }
+        };
+        let on_cancel = AbortOnCancel { abort, event_loop: event_loop.unbind(), fd: mailbox.fd() };
+        future.call_method1("add_done_callback", (Py::new(py, on_cancel)?,))?;
         Ok(future)
     }
 

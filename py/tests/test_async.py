@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -154,3 +156,24 @@ def test_as_user_keeps_the_parents_options(emu):
             assert (await user.quota.usage()).bytes_used == 0
 
     run(scenario())
+
+
+EXIT_RIGHT_AFTER = """
+import asyncio, sys, fluidcloud
+async def main():
+    fc = fluidcloud.AsyncFluidCloud(sys.argv[1], base_url=sys.argv[2])
+    space = (await fc.spaces.list())[0].id
+    await fc.files.list(space)
+    await fc.files.upload(b"u" * 100_000, space, on_progress=lambda d, t: None)
+asyncio.run(main())
+"""
+
+
+def test_the_interpreter_exits_cleanly_right_after_async_calls(emu):
+    # The SDK's threads never hold the GIL for an async call: none can be caught inside
+    # Python while the interpreter shuts down (that crashed it, now and then).
+    for _ in range(6):
+        done = subprocess.run([sys.executable, "-c", EXIT_RIGHT_AFTER, emu.api_key, emu.base_url],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "Fatal Python error" not in done.stderr
