@@ -164,7 +164,7 @@ pub struct LinkArgs {
     #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=365))]
     pub expires: Option<u32>,
     /// Served as an attachment rather than inline (expiring links only).
-    #[arg(long, requires = "expires")]
+    #[arg(long, requires = "expires", conflicts_with = "public")]
     pub download: bool,
 }
 

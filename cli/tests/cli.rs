@@ -41,6 +41,9 @@ fn usage_errors_exit_2_on_one_line() {
     assert!(out.stderr.contains("--folder") && out.stderr.contains("--root"), "{}", out.stderr);
     let out = Out::from(fluidcloud().args(["--json", "link", "x", "--download"]).output().expect("runs")).fails(2);
     assert_eq!(out.error_json()["error"]["kind"], "usage");
+    // --download is for expiring links: with --public it would be silently ignored.
+    let out = Out::from(fluidcloud().args(["link", "x", "--public", "--download"]).output().expect("runs")).fails(2);
+    assert!(out.stderr.contains("--download"), "{}", out.stderr);
     // No key configured anywhere.
     let out = Out::from(fluidcloud().args(["spaces", "ls"]).output().expect("runs")).fails(2);
     assert!(out.stderr.contains("FLUIDCLOUD_API_KEY"), "{}", out.stderr);

@@ -58,8 +58,8 @@ if ! diff -u include/fluidcloud.h "$TMP/fluidcloud.h" >"$TMP/header.diff"; then
 fi
 say "include/fluidcloud.h is up to date"
 
-# ---- 2. the libraries (a no-op after the Makefile's build), their C names, the .pc ----
-cargo build --locked --quiet -p fluidcloud-ffi -p fluidcloud-emulator
+# ---- 2. the libraries (the whole workspace: a no-op after the Makefile's build, where a subset of crates would rebuild with other features), their C names, the .pc ----
+cargo build --locked --quiet --workspace --all-targets
 bash ffi-c/package.sh >/dev/null
 export PKG_CONFIG_PATH="$OUT/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 command -v pkg-config >/dev/null || die "pkg-config not found (apt-get install pkg-config)"
