@@ -93,7 +93,13 @@ const ERROR_CLASSES = {
 function errorFrom(payload, { call, cause } = {}) {
   const Class = ERROR_CLASSES[payload.kind] ?? (payload.status ? ApiError : FluidCloudError);
   const fields = { ...payload, call: call ?? payload.call, cause };
-  return new Class(payload.message ?? payload.kind, fields);
+  let message = payload.message ?? payload.kind;
+  // The core's message starts with its own operation's name (files.signed_url): the method
+  // that was called reads better, and matches err.call.
+  if (call && payload.call && call !== payload.call && message.startsWith(`${payload.call}: `)) {
+    message = `${call}: ${message.slice(payload.call.length + 2)}`;
+  }
+  return new Class(message, fields);
 }
 
 function invalid(call, message, cause) {

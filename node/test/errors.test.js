@@ -253,6 +253,7 @@ test('err.call is the method as the user called it, whichever layer failed', asy
     assert.rejects(promise, (e) => {
       assert.ok(e instanceof Class, `${call}: ${e && e.name}: ${e && e.message}`);
       assert.equal(e.call, call);
+      assert.ok(e.message.startsWith(`${call}: `), e.message);
       return true;
     });
   const f = await fc.files.upload(Buffer.from('x'), { spaceId, name: 'called.txt' });
