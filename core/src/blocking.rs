@@ -231,7 +231,17 @@ async fn guarded<T>(call: impl Future<Output = Result<T>>) -> Result<T> {
     })
 }
 
-/// A call to wait for.
+/// A call to wait for. A short call does not run until it is waited for: dropping it unwaited
+/// drops the call.
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn started_but_never_waited(client: &fluidcloud::blocking::Client) -> fluidcloud::Result<()> {
+///     client.spawn_on(fluidcloud::blocking::Lane::Call, |c| async move { c.quota().usage().await })?;
+///     Ok(())
+/// }
+/// ```
+#[must_use = "a short call runs only while it is waited for"]
 pub struct Pending<T> {
     waiting: Waiting<T>,
 }
@@ -251,8 +261,29 @@ struct Local<T> {
     call: Option<Call<T>>,
 }
 
-impl<T> Local<T> {
+impl<T: Send> Local<T> {
+    /// As `drive_here`, from any thread: one that drives another runtime cannot also drive
+    /// ours (tokio refuses to nest `block_on`), so a helper thread does while it waits.
     fn drive(&mut self, timeout: Option<std::time::Duration>) -> Option<Result<T>> {
+        if Handle::try_current().is_err() {
+            return self.drive_here(timeout);
+        }
+        std::thread::scope(|scope| {
+            let helper = std::thread::Builder::new()
+                .name("fluidcloud-call".into())
+                .spawn_scoped(scope, || self.drive_here(timeout));
+            match helper {
+                Ok(helper) => helper.join().unwrap_or_else(|_| {
+                    Some(Err(Error::new(ErrorKind::Internal, "runtime", "the thread driving the call panicked")))
+                }),
+                Err(e) => Some(Err(Error::new(ErrorKind::Io, "runtime", format!("cannot start a thread for the call: {e}")))),
+            }
+        })
+    }
+}
+
+impl<T> Local<T> {
+    fn drive_here(&mut self, timeout: Option<std::time::Duration>) -> Option<Result<T>> {
         let Some(call) = self.call.as_mut() else { return Some(Err(stopped())) };
         let outcome = match timeout {
             None => Some(self.runtime.block_on(call)),
@@ -277,12 +308,12 @@ fn stopped() -> Error {
     Error::new(ErrorKind::Cancelled, "runtime", "the call was aborted")
 }
 
-impl<T> Pending<T> {
+impl<T: Send> Pending<T> {
     /// The result, blocking until there is one.
     pub fn wait(mut self) -> Result<T> {
         match &mut self.waiting {
             Waiting::Here(local) => local.drive(None).unwrap_or_else(|| Err(stopped())),
-            Waiting::There { rx, .. } => rx.recv().map_err(|_| stopped())?,
+            Waiting::There { rx, .. } => off_the_worker(|| rx.recv()).map_err(|_| stopped())?,
         }
     }
 
@@ -290,7 +321,7 @@ impl<T> Pending<T> {
     pub fn wait_timeout(&mut self, timeout: std::time::Duration) -> Option<Result<T>> {
         match &mut self.waiting {
             Waiting::Here(local) => local.drive(Some(timeout)),
-            Waiting::There { rx, .. } => match rx.recv_timeout(timeout) {
+            Waiting::There { rx, .. } => match off_the_worker(|| rx.recv_timeout(timeout)) {
                 Ok(result) => Some(result),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Some(Err(stopped())),
@@ -303,6 +334,17 @@ impl<T> Pending<T> {
         if let Waiting::There { abort, .. } = &self.waiting {
             abort.abort();
         }
+    }
+}
+
+/// Runs `wait`, which blocks, first handing this thread's queued tasks to another thread
+/// when it is a worker of a multi-threaded runtime: a transfer started from a progress
+/// callback (which runs on the transfer runtime's workers) is queued on the very thread
+/// that then waits for it, and would never run.
+fn off_the_worker<R>(wait: impl FnOnce() -> R) -> R {
+    match Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
+        _ => wait(),
     }
 }
 

@@ -192,7 +192,7 @@ fn check_origin(url: &reqwest::Url, allow_insecure_http: bool) -> Result<()> {
                 Err(Error::invalid(
                     "client",
                     format!(
-                        "refusing to send the API key over plain http to {}; use https, or set allow_insecure_http",
+                        "refusing to send the API key unencrypted over plain http to {}; use https",
                         url.host_str().unwrap_or("")
                     ),
                 ))
@@ -209,8 +209,14 @@ impl Client {
         let api_key = options.api_key.clone().or_else(|| env_nonempty(ENV_API_KEY)).ok_or_else(|| {
             Error::invalid("client", format!("no API key: pass api_key or set {ENV_API_KEY}"))
         })?;
-        if api_key.trim().is_empty() {
+        // A key pasted with a newline, or read from a file, still works; the key itself is
+        // never quoted back.
+        let api_key = api_key.trim().to_string();
+        if api_key.is_empty() {
             return Err(Error::invalid("client", "the API key is empty"));
+        }
+        if reqwest::header::HeaderValue::from_str(&api_key).is_err() {
+            return Err(Error::invalid("client", "the API key contains characters that cannot be sent in a header"));
         }
         let base_url = options
             .base_url
@@ -224,8 +230,17 @@ impl Client {
             Error::invalid("client", format!("base_url{shown} is not a URL: {e}"))
         })?;
         check_origin(&parsed, options.allow_insecure_http)?;
-        if options.api_version.is_empty() || options.api_version.contains('/') {
-            return Err(Error::invalid("client", "api_version must be one path segment, e.g. 'v1'"));
+        // Pasted into every URL's path: it must stay one plain segment there.
+        let version = options.api_version.as_str();
+        let plain = version.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+        if version.is_empty() || version == "." || version == ".." || !plain {
+            return Err(Error::invalid("client", "api_version must be one path segment of letters, digits, '.', '-' or '_', e.g. 'v1'"));
+        }
+        // Zero would fail every call with a timeout; bindings pass `Duration::MAX` for no limit.
+        for (name, value) in [("timeout", options.timeout), ("connect_timeout", options.connect_timeout)] {
+            if value.is_zero() {
+                return Err(Error::invalid("client", format!("{name} must be longer than zero")));
+            }
         }
         if options.concurrency == 0 {
             return Err(Error::invalid("client", "concurrency must be at least 1"));

@@ -71,8 +71,18 @@ impl ErrorKind {
 }
 
 /// The parsed `detail` of an error body: a string, an object or list, or the raw text when the
-/// body was not JSON.
+/// body was not JSON. More shapes may come: a `match` needs a wildcard arm.
+///
+/// ```compile_fail,E0004
+/// fn shown(detail: &fluidcloud::Detail) -> String {
+///     match detail {
+///         fluidcloud::Detail::Json(v) => v.to_string(),
+///         fluidcloud::Detail::Text(t) => t.clone(),
+///     }
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Detail {
     Json(Value),
     Text(String),
@@ -190,9 +200,14 @@ impl Error {
         self
     }
 
-    /// Marks an answer of storage (a presigned URL), not of the API.
+    /// Marks an answer of storage (a presigned URL), not of the API. A refused PUT is an
+    /// `Api` error whatever its status (PROTOCOL §3): storage's 403 or 404 says nothing about
+    /// the caller's credential or resources.
     pub(crate) fn marked_as_storage(mut self) -> Self {
         self.inner.from_storage = true;
+        if self.inner.status.is_some() {
+            self.inner.kind = ErrorKind::Api;
+        }
         self
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rand::Rng;
 use serde::de::DeserializeOwned;
@@ -129,7 +130,10 @@ impl Http {
                     None => RequestBody::Empty,
                 };
                 let request = HttpRequest { method: method.clone(), url: url.clone(), headers, body };
-                self.transport.send(request)
+                let sent = self.transport.send(request);
+                // The body is read inside the attempt: one that breaks off or stalls fails the
+                // exchange, which is then retried as its method allows.
+                async move { buffered(sent.await?).await }
             })
             .await?;
         resp.bytes(usize::MAX).await.map_err(|e| transport_error(call, e))
@@ -162,7 +166,10 @@ impl Http {
                     Retry::NotActed => !acted,
                     Retry::Never => false,
                 };
-            if !allowed || tries >= self.max_retries {
+            // A server that asks for a longer pause than we wait would refuse an earlier retry
+            // too: its answer goes to the caller, who can honour `retry_after()`.
+            let too_long = error.retry_after().is_some_and(|w| w > MAX_RETRY_AFTER);
+            if !allowed || tries >= self.max_retries || too_long {
                 return Err(error);
             }
             let delay = retry_delay(tries, error.retry_after());
@@ -176,6 +183,17 @@ impl Http {
             }
         }
     }
+}
+
+/// A 2xx answer with its whole body read; others as they came (their body is the error's).
+async fn buffered(mut resp: HttpResponse) -> std::result::Result<HttpResponse, TransportError> {
+    if !(200..300).contains(&resp.status) {
+        return Ok(resp);
+    }
+    let body = std::mem::replace(&mut resp.body, futures_util::stream::empty().boxed());
+    let whole = HttpResponse { status: resp.status, headers: HeaderMap::new(), body }.bytes(usize::MAX).await?;
+    resp.body = futures_util::stream::once(async move { Ok(whole) }).boxed();
+    Ok(resp)
 }
 
 /// Runs `fut` unless `cancel` fires first.
@@ -200,10 +218,10 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 }
 
 /// Exponential backoff from 0.5 s, doubling to 8 s, with jitter; `Retry-After` wins when the
-/// server sends one of at most 60 s.
+/// server sends one (one over 60 s is never waited for: `retrying` gives up instead).
 fn retry_delay(tries: u32, retry_after: Option<Duration>) -> Duration {
-    if let Some(wait) = retry_after.filter(|w| *w <= MAX_RETRY_AFTER) {
-        return wait;
+    if let Some(wait) = retry_after {
+        return wait.min(MAX_RETRY_AFTER);
     }
     let base = (0.5 * 2f64.powi(tries.min(8) as i32)).min(8.0);
     Duration::from_secs_f64(base * rand::thread_rng().gen_range(0.75..=1.0))
@@ -256,6 +274,6 @@ mod tests {
         assert!(retry_delay(10, None) <= Duration::from_secs(8));
         assert!(retry_delay(10, None) >= Duration::from_secs(6));
         assert_eq!(retry_delay(3, Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert!(retry_delay(0, Some(Duration::from_secs(120))) <= Duration::from_millis(500));
+        assert_eq!(retry_delay(0, Some(Duration::from_secs(120))), MAX_RETRY_AFTER);
     }
 }

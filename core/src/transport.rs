@@ -71,7 +71,19 @@ impl HttpResponse {
     }
 }
 
+/// How a request failed. More kinds may come: a `match` needs a wildcard arm.
+///
+/// ```compile_fail,E0004
+/// fn retryable(kind: fluidcloud::transport::TransportErrorKind) -> bool {
+///     use fluidcloud::transport::TransportErrorKind as K;
+///     match kind {
+///         K::Connect | K::Timeout | K::Broken => true,
+///         K::Other => false,
+///     }
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TransportErrorKind {
     /// No connection could be made: nothing was sent.
     Connect,
@@ -132,7 +144,20 @@ pub struct ReqwestTransport {
     idle_timeout: Duration,
 }
 
-#[derive(Clone, Debug, Default)]
+/// Which proxy requests go through. `Debug` hides a user name and password in the URL. More
+/// choices may come: a `match` needs a wildcard arm.
+///
+/// ```compile_fail,E0004
+/// fn uses_one(proxy: &fluidcloud::transport::Proxy) -> bool {
+///     use fluidcloud::transport::Proxy;
+///     match proxy {
+///         Proxy::System | Proxy::Url(_) => true,
+///         Proxy::None => false,
+///     }
+/// }
+/// ```
+#[derive(Clone, Default)]
+#[non_exhaustive]
 pub enum Proxy {
     /// `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` from the environment.
     #[default]
@@ -141,6 +166,58 @@ pub enum Proxy {
     None,
     /// Every request through this proxy URL.
     Url(String),
+}
+
+impl fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Proxy::System => f.write_str("System"),
+            Proxy::None => f.write_str("None"),
+            Proxy::Url(url) => f.debug_tuple("Url").field(&redacted_url(url, Redact::Credentials)).finish(),
+        }
+    }
+}
+
+/// What [`redacted_url`] hides besides a user name and password.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redact {
+    /// Nothing else: a proxy's address is not a secret.
+    Credentials,
+    /// The query and fragment too: a presigned URL's signature is.
+    Query,
+    /// Everything after the host: a share link is opaque, its token may be anywhere in it.
+    AllButOrigin,
+}
+
+/// A URL fit for `Debug`: `scheme://host:port/path` with the secret parts replaced by
+/// `<redacted>`. Text that is not a URL with a host shows as `<redacted>` whole: where its
+/// secret sits cannot be told.
+pub(crate) fn redacted_url(raw: &str, what: Redact) -> String {
+    const HIDDEN: &str = "<redacted>";
+    let Ok(url) = Url::parse(raw) else { return HIDDEN.to_string() };
+    let Some(host) = url.host_str() else { return HIDDEN.to_string() };
+    let mut shown = format!("{}://", url.scheme());
+    if !url.username().is_empty() || url.password().is_some() {
+        shown.push_str(HIDDEN);
+        shown.push('@');
+    }
+    shown.push_str(host);
+    if let Some(port) = url.port() {
+        shown.push_str(&format!(":{port}"));
+    }
+    if what == Redact::AllButOrigin {
+        shown.push('/');
+        shown.push_str(HIDDEN);
+        return shown;
+    }
+    shown.push_str(url.path());
+    for (mark, part) in [('?', url.query()), ('#', url.fragment())] {
+        if let Some(part) = part {
+            shown.push(mark);
+            shown.push_str(if what == Redact::Query { HIDDEN } else { part });
+        }
+    }
+    shown
 }
 
 impl ReqwestTransport {
@@ -345,6 +422,26 @@ impl<S: Stream<Item = Result<Bytes, TransportError>> + Unpin> Stream for IdleTim
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_of_a_proxy_hides_its_credentials() {
+        let shown = format!("{:?}", Proxy::Url("http://alice:hunter2@proxy.example:3128".into()));
+        assert_eq!(shown, r#"Url("http://<redacted>@proxy.example:3128/")"#);
+        for raw in ["http://alice:hunter2@proxy.example", "socks5://alice@proxy.example", "alice:hunter2@proxy.example:3128"] {
+            let shown = format!("{:?}", Proxy::Url(raw.into()));
+            assert!(!shown.contains("alice") && !shown.contains("hunter2"), "{shown}");
+        }
+        assert_eq!(format!("{:?}", Proxy::Url("http://proxy.example:3128".into())), r#"Url("http://proxy.example:3128/")"#);
+        assert_eq!(format!("{:?}", Proxy::System), "System");
+    }
+
+    #[test]
+    fn redacted_urls_keep_only_what_is_not_secret() {
+        let presigned = "https://u:p@store.example/t/s/k.bin?X-Amz-Signature=abc&expires=1#frag";
+        assert_eq!(redacted_url(presigned, Redact::Query), "https://<redacted>@store.example/t/s/k.bin?<redacted>#<redacted>");
+        assert_eq!(redacted_url(presigned, Redact::AllButOrigin), "https://<redacted>@store.example/<redacted>");
+        assert_eq!(redacted_url("not a url", Redact::Credentials), "<redacted>");
+    }
 
     #[tokio::test]
     async fn a_response_body_that_stops_coming_times_out() {

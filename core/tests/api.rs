@@ -4,10 +4,15 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fluidcloud::transport::Method;
+use bytes::Bytes;
+use fluidcloud::transport::{HttpRequest, HttpResponse, Method, TransportError, TransportErrorKind};
 use fluidcloud::{Client, ClientOptions, Detail, Error, ErrorKind, Permission, UploadOptions, UploadSource};
+use futures_util::future::BoxFuture;
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 use support::*;
 
@@ -1086,4 +1091,148 @@ async fn folders_ensure_creates_or_reuses() {
     let inner = client.folders().ensure("docs", &space, Some(&made.id)).await.unwrap();
     assert_ne!(inner.id, made.id);
     assert_eq!(client.folders().list(&space, None, false).await.unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// review fixes: Retry-After beyond the SDK's patience, broken response bodies, option checks
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_sdk_waits_is_returned_at_once() {
+    let emu = start().await;
+    let (client, rec) = emu.recorded_client();
+    emu.add_faults(json!([{ "target": "api", "path_contains": "/spaces", "times": 1, "action": "status", "status": 503, "retry_after": 120 }])).await;
+    let started = Instant::now();
+    let err = client.spaces().list().await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(300), "no backoff first: {:?}", started.elapsed());
+    assert_server_error(&err, ErrorKind::Api, 503, "spaces.list", &[emu.api_key()]);
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+    assert_eq!(rec.count(), 1, "not sent again before the server said");
+}
+
+/// A `Transport` whose first 2xx answer breaks off after one piece of its body.
+#[derive(Clone)]
+struct BreaksFirstBody {
+    inner: Recorder,
+    broken: Arc<AtomicBool>,
+}
+
+impl fluidcloud::transport::Transport for BreaksFirstBody {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+        let sent = self.inner.send(request);
+        let broken = self.broken.clone();
+        Box::pin(async move {
+            let mut resp = sent.await?;
+            if (200..300).contains(&resp.status) && !broken.swap(true, Ordering::SeqCst) {
+                let pieces = vec![Ok(Bytes::from_static(b"[")), Err(TransportError::new(TransportErrorKind::Broken, "connection reset"))];
+                resp.body = futures_util::stream::iter(pieces).boxed();
+            }
+            Ok(resp)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_get_whose_body_breaks_off_is_sent_again() {
+    let emu = start().await;
+    let rec = Recorder::new();
+    let transport = BreaksFirstBody { inner: rec.clone(), broken: Arc::new(AtomicBool::new(false)) };
+    let client = Client::new(emu.options().transport(Arc::new(transport.clone()))).unwrap();
+    let spaces = client.spaces().list().await.expect("the second exchange succeeds");
+    assert_eq!(spaces[0].name, "Default");
+    assert_eq!(rec.count(), 2, "the whole exchange was retried");
+
+    // it counts against max_retries
+    let rec = Recorder::new();
+    let transport = BreaksFirstBody { inner: rec.clone(), broken: Arc::new(AtomicBool::new(false)) };
+    let client = Client::new(emu.options().max_retries(0).transport(Arc::new(transport))).unwrap();
+    let err = client.spaces().list().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert_eq!(rec.count(), 1);
+
+    // a POST's answer broke after the server acted: not sent again
+    let rec = Recorder::new();
+    let transport = BreaksFirstBody { inner: rec.clone(), broken: Arc::new(AtomicBool::new(false)) };
+    let client = Client::new(emu.options().transport(Arc::new(transport))).unwrap();
+    let err = client.spaces().create("BodyBroke").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Connect, "{err}");
+    assert_eq!(rec.count(), 1);
+}
+
+#[tokio::test]
+async fn an_api_key_with_surrounding_whitespace_is_trimmed() {
+    let emu = start().await;
+    for padded in [format!("{}\n", emu.api_key()), format!("  {}\r\n", emu.api_key()), format!("\t{} ", emu.api_key())] {
+        let (client, rec) = emu.recorded_client_with(emu.options_for(&padded));
+        client.spaces().list().await.unwrap_or_else(|e| panic!("{padded:?}: {e}"));
+        assert_eq!(rec.last().header("x-api-key"), Some(emu.api_key()));
+    }
+    // a JWT too: sent as `Bearer <jwt>`, not `Bearer  <jwt>`
+    let jwt = user_jwt(&random_id());
+    let (client, rec) = emu.recorded_client_with(emu.options_for(&format!(" {jwt}\n")));
+    client.spaces().list().await.expect("the user's token works");
+    assert_eq!(rec.last().header("authorization"), Some(format!("Bearer {jwt}").as_str()));
+}
+
+#[test]
+fn an_api_key_that_cannot_be_sent_is_refused_at_construction() {
+    for key in ["fck_test_with\nnewline_inside", "fck_test_bell\u{7}", "fck_test_del\u{7f}"] {
+        let err = Client::new(ClientOptions::new().api_key(key).base_url("https://api.example.com")).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{key:?}");
+        assert!(err.to_string().contains("cannot be sent in a header"), "{err}");
+        assert_display(&err, "client", &["fck_test", "fck_t"]);
+    }
+}
+
+#[test]
+fn zero_timeouts_are_refused() {
+    let base = || ClientOptions::new().api_key("fck_test_x").base_url("https://api.example.com");
+    for (options, name) in [(base().timeout(Duration::ZERO), "timeout"), (base().connect_timeout(Duration::ZERO), "connect_timeout")] {
+        let err = Client::new(options).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.message().starts_with(name), "{err}");
+    }
+    Client::new(base().timeout(Duration::from_nanos(1)).connect_timeout(Duration::MAX)).expect("any non-zero limit is fine");
+}
+
+#[test]
+fn api_versions_that_are_not_one_plain_segment_are_refused() {
+    let base = || ClientOptions::new().api_key("fck_test_x").base_url("https://api.example.com");
+    for bad in ["", ".", "..", "v1?x=1", "v1#frag", "v1/x", "v 1", "v1%2F", "v1;x", "vé"] {
+        let err = Client::new(base().api_version(bad)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{bad:?}");
+        assert!(err.message().contains("api_version"), "{err}");
+    }
+    for good in ["v1", "v2.1", "2024-01-01", "v1_beta", "..v"] {
+        Client::new(base().api_version(good)).unwrap_or_else(|e| panic!("{good:?}: {e}"));
+    }
+}
+
+#[test]
+fn debug_of_options_hides_the_proxy_password() {
+    let options = ClientOptions::new()
+        .api_key("fck_test_secret")
+        .proxy(fluidcloud::transport::Proxy::Url("http://alice:hunter2@proxy.example:3128".into()));
+    let shown = format!("{options:?}");
+    assert!(!shown.contains("hunter2") && !shown.contains("alice"), "{shown}");
+    assert!(!shown.contains("fck_test_secret"), "{shown}");
+    assert!(shown.contains("proxy.example:3128"), "{shown}");
+}
+
+#[tokio::test]
+async fn debug_of_links_and_download_urls_hides_their_secrets() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let file = client.files().upload(UploadSource::bytes(b"secret link".to_vec()), UploadOptions::new(&space)).await.unwrap();
+    let download = client.files().download_url(&file.id).await.unwrap();
+    let query = download.url.split_once('?').map(|(_, q)| q.to_string()).expect("a presigned URL has a query");
+    let shown = format!("{download:?}");
+    assert!(!shown.contains(&query) && !shown.contains("signature="), "{shown}");
+    for link in [client.files().public_url(&file.id).await.unwrap(), client.files().signed_url(&file.id, 1, Permission::View).await.unwrap()] {
+        let token = link.url.rsplit('/').next().unwrap().to_string();
+        let shown = format!("{link:?}");
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(shown.contains(&link.id), "{shown}");
+    }
 }

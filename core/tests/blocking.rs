@@ -157,6 +157,43 @@ fn calls_from_inside_progress_callbacks_complete() {
 }
 
 #[test]
+fn transfers_from_inside_progress_callbacks_complete() {
+    // A transfer started from a callback is queued on the transfer runtime's worker that runs
+    // the callback, which then waits for it: it must hand its queue over rather than sit on it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = rt.block_on(start_with(Config { multipart_threshold: 1024, part_size: 256, ..Config::default() }));
+    let client = blocking_client(&emu);
+    let space = client.spaces().list().unwrap()[0].id.clone();
+    let seed = client.files().upload(UploadSource::bytes(vec![3; 20_000]), UploadOptions::new(&space)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for i in 0..3u8 {
+        let (client, space, seed_id, done_tx) = (client.clone(), space.clone(), seed.id.clone(), done_tx.clone());
+        let dest = dir.path().join(format!("copy-{i}.bin"));
+        std::thread::spawn(move || {
+            let once = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let (inner, copied) = (client.clone(), Arc::new(std::sync::Mutex::new(None)));
+            let copied_in_callback = copied.clone();
+            let mut options = UploadOptions::new(&space);
+            options.progress = Some(Arc::new(move |_, _| {
+                if !once.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    let got = inner.files().download(&seed_id, &dest, Default::default());
+                    *copied_in_callback.lock().unwrap() = Some(got.map(|f| f.size));
+                }
+            }));
+            let uploaded = client.files().upload(UploadSource::bytes(vec![i; 4096]), options).map(|f| f.size);
+            let _ = done_tx.send((uploaded, copied.lock().unwrap().take()));
+        });
+    }
+    for _ in 0..3 {
+        let (uploaded, copied) = done_rx.recv_timeout(std::time::Duration::from_secs(60)).expect("no deadlock");
+        assert_eq!(uploaded.unwrap(), Some(4096));
+        assert_eq!(copied.expect("the callback ran").unwrap(), Some(20_000));
+    }
+    rt.block_on(emu.shutdown());
+}
+
+#[test]
 fn a_panic_inside_a_call_is_reported_as_internal() {
     let client = blocking::Client::new(fluidcloud::ClientOptions::new().api_key("fck_test_x").base_url("http://127.0.0.1:9")).unwrap();
     let err = client.run(|_| async { if true { panic!("boom") } else { Ok(()) } }).unwrap_err();
@@ -165,4 +202,23 @@ fn a_panic_inside_a_call_is_reported_as_internal() {
     // The shared runtime survives it.
     let again = client.run(|_| async { Ok(7) }).unwrap();
     assert_eq!(again, 7);
+}
+
+/// A short call prepared on a plain thread runs only when waited for: waiting from inside a
+/// runtime (a `Pending` handed to async code) must not nest the SDK's `block_on` there.
+#[test]
+fn a_short_call_prepared_outside_a_runtime_can_be_waited_for_inside_one() {
+    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_rt.block_on(start());
+    let client = blocking_client(&emu);
+    let caller_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+
+    let pending = client.spawn_on(blocking::Lane::Call, |c| async move { c.spaces().list().await }).unwrap();
+    let spaces = caller_rt.block_on(async move { pending.wait() }).unwrap();
+    assert_eq!(spaces.len(), 1);
+
+    let mut pending = client.spawn_on(blocking::Lane::Call, |c| async move { c.quota().usage().await }).unwrap();
+    let quota = caller_rt.block_on(async { pending.wait_timeout(std::time::Duration::from_secs(30)) });
+    assert!(quota.expect("within the time").is_ok());
+    emulator_rt.block_on(emu.shutdown());
 }

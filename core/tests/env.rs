@@ -42,6 +42,13 @@ async fn api_key_and_base_url_from_the_environment() {
     let spaces = client.spaces().list().await.expect("the env key works");
     assert_eq!(spaces[0].name, "Default");
 
+    // a key set with surrounding whitespace (a .env file with CRLF endings, say) works
+    std::env::set_var(ENV_API_KEY, format!(" {}\n", emu.api_key()));
+    let (padded, rec) = emu.recorded_client_with(ClientOptions::new());
+    padded.spaces().list().await.expect("the trimmed env key works");
+    assert_eq!(rec.last().header("x-api-key"), Some(emu.api_key()));
+    std::env::set_var(ENV_API_KEY, emu.api_key());
+
     // options win over the environment
     std::env::set_var(ENV_API_KEY, "fck_test_wrong_key_from_env");
     let (explicit, rec) = emu.recorded_client_with(ClientOptions::new().api_key(emu.api_key()));

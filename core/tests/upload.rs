@@ -776,3 +776,21 @@ async fn a_cancellation_during_complete_comes_too_late_to_undo_it() {
     let listed = client.files().list(&space, None, false, None).await.unwrap();
     assert_eq!(listed.iter().map(|f| f.id.clone()).collect::<Vec<_>>(), vec![file.id]);
 }
+
+/// A refused storage PUT is an `ApiError` whatever its status (PROTOCOL §3): storage's 403 or
+/// 404 says nothing about the caller's credential or files.
+#[tokio::test]
+async fn a_refused_storage_put_is_an_api_error_whatever_its_status() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    for status in [403u16, 404, 401, 409] {
+        emu.add_faults(json!([{"target": "storage_put", "times": 1, "action": "status", "status": status}])).await;
+        let err = client.files().upload(UploadSource::bytes(data(500, 7)), UploadOptions::new(&space)).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Api, "{status}: {err}");
+        assert_eq!(err.http_status(), Some(status), "{err}");
+        assert!(err.is_from_storage(), "{err}");
+        assert!(err.detail().is_some(), "{err}");
+        assert!(emu.faults_left().await.is_empty());
+    }
+}

@@ -307,6 +307,7 @@ fn build_sdk_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
             let detail = match e.detail() {
                 Some(fluidcloud::Detail::Json(v)) => pythonize::pythonize(py, v)?.unbind(),
                 Some(fluidcloud::Detail::Text(t)) => t.into_pyobject(py)?.into_any().unbind(),
+                Some(other) => pythonize::pythonize(py, &other.to_json())?.unbind(),
                 None => py.None(),
             };
             let kwargs = PyDict::new(py);
