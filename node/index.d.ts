@@ -21,6 +21,11 @@ export interface ClientOptions {
   maxRetries?: number;
   /** Parts in flight at once during a multipart upload (default 8). */
   concurrency?: number;
+  /**
+   * Allow a plain `http://` base URL on another machine (an emulator in docker-compose, say):
+   * the API key then travels unencrypted. Loopback needs no such permission. Default false.
+   */
+  allowInsecureHttp?: boolean;
 }
 
 export interface Space {

@@ -508,6 +508,7 @@ class FluidCloud {
         apiVersion: checkString(call, 'apiVersion', o.apiVersion, { optional: true }) ?? undefined,
         maxRetries: checkCount(call, 'maxRetries', o.maxRetries, { max: U32_MAX }),
         concurrency: checkCount(call, 'concurrency', o.concurrency, { min: 1, max: U32_MAX }),
+        allowInsecureHttp: checkBool(call, 'allowInsecureHttp', o.allowInsecureHttp),
       };
       if (o.timeout !== undefined && o.timeout !== null) {
         if (typeof o.timeout !== 'number' || !Number.isFinite(o.timeout) || o.timeout <= 0) {

@@ -43,6 +43,7 @@ export interface ClientConfig {
   timeoutMs?: number
   maxRetries?: number
   concurrency?: number
+  allowInsecureHttp?: boolean
 }
 
 /** Builds a client, or returns an error envelope (JSON text) saying why not. */

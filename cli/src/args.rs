@@ -42,8 +42,12 @@ pub struct Cli {
     /// The API origin (default: $FLUIDCLOUD_BASE_URL, else the production service).
     #[arg(long, value_name = "URL", global = true, display_order = 901)]
     pub base_url: Option<String>,
-    /// Print machine-readable JSON on stdout (and errors as JSON on stderr).
+    /// Allow a plain http:// base URL on another machine (an emulator in docker-compose,
+    /// say): the API key then travels unencrypted.
     #[arg(long, global = true, display_order = 902)]
+    pub allow_insecure_http: bool,
+    /// Print machine-readable JSON on stdout (and errors as JSON on stderr).
+    #[arg(long, global = true, display_order = 903)]
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,

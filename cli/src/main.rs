@@ -90,13 +90,14 @@ fn usage_reason(e: &clap::Error) -> String {
 }
 
 async fn run(cli: Cli) -> CliResult<()> {
-    let Cli { api_key, base_url, json, command } = cli;
+    let Cli { api_key, base_url, allow_insecure_http, json, command } = cli;
     if let Command::Emulator(args) = command {
         return emulator(args, json).await;
     }
     let cancel = CancellationToken::new();
     let caught = stop_on_signals(&cancel)?;
-    let result = dispatch(api_key, base_url, json, command, &cancel).await;
+    let options = ClientOptions { api_key, base_url, allow_insecure_http, ..ClientOptions::default() };
+    let result = dispatch(options, json, command, &cancel).await;
     // Whatever the cut-short work failed with, the signal is why: shells expect 128 + its number.
     match (result, caught.load(Ordering::SeqCst)) {
         (Err(_), number) if number != 0 => Err(Failure::signalled(number, signal_name(number))),
@@ -104,11 +105,11 @@ async fn run(cli: Cli) -> CliResult<()> {
     }
 }
 
-async fn dispatch(api_key: Option<String>, base_url: Option<String>, json: bool, command: Command, cancel: &CancellationToken) -> CliResult<()> {
+async fn dispatch(options: ClientOptions, json: bool, command: Command, cancel: &CancellationToken) -> CliResult<()> {
     if let Command::Demo = command {
-        return demo::demo(api_key, base_url, json, cancel).await;
+        return demo::demo(options.api_key, options.base_url, json, cancel).await;
     }
-    let client = Client::new(ClientOptions { api_key, base_url, ..ClientOptions::default() })?;
+    let client = Client::new(options)?;
     let ctx = Ctx { client, json };
     match command {
         // Transfers stop through the core (which removes partial downloads) and wrap their

@@ -265,6 +265,7 @@ pub struct ClientConfig {
     pub timeout_ms: Option<f64>,
     pub max_retries: Option<u32>,
     pub concurrency: Option<u32>,
+    pub allow_insecure_http: Option<bool>,
 }
 
 #[napi]
@@ -294,6 +295,7 @@ pub fn open_client(config: ClientConfig) -> Either<NativeClient, String> {
     if let Some(n) = config.concurrency {
         options.concurrency = n as usize;
     }
+    options.allow_insecure_http = config.allow_insecure_http.unwrap_or(false);
     match fluidcloud::Client::new(options) {
         Ok(inner) => Either::A(NativeClient { inner }),
         Err(e) => Either::B(error_envelope(&e)),

@@ -291,3 +291,13 @@ test('err.call is the method as the user called it, whichever layer failed', asy
   assert.deepEqual(JSON.parse(JSON.stringify(closed)), { baseUrl: emu.url });
   assert.equal(util.inspect(closed), `FluidCloud { baseUrl: ${JSON.stringify(emu.url)} }`);
 });
+
+test('plain http beyond this machine needs allowInsecureHttp', async () => {
+  // Not loopback to the SDK's check, yet it leads back here, where port 1 refuses.
+  const elsewhere = 'http://[::ffff:127.0.0.1]:1';
+  assert.throws(() => new FluidCloud({ apiKey: 'fck_test_k', baseUrl: elsewhere }), (e) =>
+    e instanceof InvalidInputError && /plain http/.test(e.message));
+  assert.throws(() => new FluidCloud({ apiKey: 'fck_test_k', baseUrl: elsewhere, allowInsecureHttp: 'yes' }), InvalidInputError);
+  const allowed = new FluidCloud({ apiKey: 'fck_test_k', baseUrl: elsewhere, allowInsecureHttp: true, maxRetries: 0 });
+  await assert.rejects(allowed.spaces.list(), ConnectionError);
+});
