@@ -114,6 +114,8 @@ async fn reset(State(state): S) -> ApiResult<Response> {
     db::reset(&state.db(), &state.cfg)?;
     state.faults.lock().unwrap_or_else(|p| p.into_inner()).clear();
     state.in_order.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    state.part_turns.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    state.puts().clear();
     state.reset_clock()?;
     for entry in std::fs::read_dir(&state.blobs)?.flatten() {
         let _ = std::fs::remove_file(entry.path());

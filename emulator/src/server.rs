@@ -61,12 +61,22 @@ pub(crate) const UNSEEN_BODY_MAX: u64 = 2 * READ_BUFFER_MAX as u64;
 /// it near 55 MB, and single PUTs are as fast.
 const READ_BUFFER_MAX: usize = 1 << 20;
 
+const ACCEPT_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+// Longer than clients keep idle connections (the SDK: 60 s), so that none is closed under a
+// request being sent on it.
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
 pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: watch::Receiver<bool>) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // Out of descriptors, say: retrying at once would spin a core until one
+                    // frees up (hyper's own server pauses the same way).
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let conn = Conn::default();
                 let io = TokioIo::new(ConnStream { inner: stream, conn: conn.clone(), low_water: 1 });
@@ -81,6 +91,9 @@ pub(crate) async fn serve(listener: TcpListener, app: Router, mut stop: watch::R
                     // threads that write and hash them.
                     let conn = hyper::server::conn::http1::Builder::new()
                         .max_buf_size(READ_BUFFER_MAX)
+                        // A client that never finishes its headers lets go of its connection.
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_READ_TIMEOUT)
                         .serve_connection(io, service);
                     tokio::select! {
                         _ = conn => {}

@@ -31,6 +31,41 @@ pub(crate) struct AppState {
     pub faults: Mutex<Vec<FaultRule>>,
     /// Running SHA-256 state of multipart uploads, fed in part order as parts arrive.
     pub in_order: Mutex<HashMap<String, Arc<Mutex<InOrder>>>>,
+    /// Storage PUTs per upload, under way and ended: complete goes ahead only when none is
+    /// under way and none ended while it checked (see `PutUnderWay`).
+    pub puts: Mutex<HashMap<String, PutActivity>>,
+    /// One PUT of a part at a time: a second waits for the first to end (see `put_part`).
+    pub part_turns: Mutex<HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PutActivity {
+    pub under_way: usize,
+    pub ended: u64,
+}
+
+/// Counts a storage PUT of an upload for as long as it runs, and as ended after. Complete
+/// refuses while one runs, or when one ended while it checked: its bytes could change what
+/// complete checked, or land in the stored file.
+pub(crate) struct PutUnderWay<'a> {
+    state: &'a AppState,
+    file_id: String,
+}
+
+impl<'a> PutUnderWay<'a> {
+    pub fn start(state: &'a AppState, file_id: &str) -> Self {
+        state.puts().entry(file_id.to_string()).or_default().under_way += 1;
+        PutUnderWay { state, file_id: file_id.to_string() }
+    }
+}
+
+impl Drop for PutUnderWay<'_> {
+    fn drop(&mut self) {
+        if let Some(activity) = self.state.puts().get_mut(&self.file_id) {
+            activity.under_way -= 1;
+            activity.ended += 1;
+        }
+    }
 }
 
 impl AppState {
@@ -38,6 +73,7 @@ impl AppState {
         let dir_err = |source| StartError::DataDir { path: data_dir.to_path_buf(), source };
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(dir_err)?;
+        sweep_broken_puts(&blobs);
         let spare_files = SpareFiles::open(data_dir.join("spare")).map_err(dir_err)?;
         let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg).map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
@@ -57,7 +93,31 @@ impl AppState {
             clock_offset_ms: AtomicI64::new(clock_offset_ms),
             faults: Mutex::new(Vec::new()),
             in_order: Mutex::new(HashMap::new()),
+            puts: Mutex::new(HashMap::new()),
+            part_turns: Mutex::new(HashMap::new()),
         })
+    }
+
+    pub fn puts(&self) -> std::sync::MutexGuard<'_, HashMap<String, PutActivity>> {
+        self.puts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The PUTs of an upload so far.
+    pub fn put_activity(&self, file_id: &str) -> PutActivity {
+        self.puts().get(file_id).copied().unwrap_or_default()
+    }
+
+    /// The turn of part `part` of `file_id`: PUTs of one part take turns.
+    pub fn part_turn(&self, file_id: &str, part: u32) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.part_turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry((file_id.to_string(), part)).or_default().clone()
+    }
+
+    /// Forgets what an upload's PUTs left in memory, once it is completed or reset.
+    pub fn forget_upload(&self, file_id: &str) {
+        self.in_order.lock().unwrap_or_else(|p| p.into_inner()).remove(file_id);
+        self.part_turns.lock().unwrap_or_else(|p| p.into_inner()).retain(|(id, _), _| id != file_id);
+        self.puts().remove(file_id);
     }
 
     /// The metadata database. Statements are short; the lock is never held across an await.
@@ -101,6 +161,17 @@ impl AppState {
     /// Where an upload's bytes gather until complete renames them to `blob_path`.
     pub fn upload_path(&self, file_id: &str) -> PathBuf {
         self.blobs.join(format!("{file_id}.upload"))
+    }
+}
+
+/// Single PUTs write to `{id}.put-{random}` and rename it when whole: one found at start
+/// was cut off by a stop (SIGTERM, SIGKILL) and would stay for ever.
+fn sweep_broken_puts(blobs: &Path) {
+    let Ok(entries) = std::fs::read_dir(blobs) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().contains(".put-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

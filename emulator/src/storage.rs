@@ -30,7 +30,7 @@ use crate::digest::{feed_from_file, Digest, InOrder};
 use crate::error::storage_error;
 use crate::server::{Conn, UNSEEN_BODY_MAX};
 use crate::spare::SpareFiles;
-use crate::state::{random_token, AppState};
+use crate::state::{random_token, AppState, PutUnderWay};
 
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
 
@@ -465,6 +465,11 @@ fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Pa
 /// `PUT` of a single-mode upload: the whole object, typed as signed.
 pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
+    if let Err(refusal) = verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
+        return refusal;
+    }
+    // Counted before the upload is found open: a complete that commits in between is seen.
+    let _under_way = PutUnderWay::start(&state, &file_id);
     let (length, initiated_size) = match check_single(&state, &file_id, &parts) {
         Ok(found) => found,
         Err(refusal) => return refusal,
@@ -488,16 +493,21 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
         }
     };
     let Some((sha256, infected)) = digest.map(Digest::finish) else { return internal("digest lost") };
-    if let Err(e) = std::fs::rename(&temp, state.upload_path(&file_id)) {
-        return internal(e);
-    }
     let etag = new_etag();
-    let updated = state.db().exec(
-        "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
-        params![written as i64, etag, sha256, infected, file_id],
-    );
-    if let Err(e) = updated {
-        return internal(e);
+    {
+        // The bytes and their record change together: two PUTs ending at once cannot leave
+        // one's bytes under the other's hash.
+        let conn = state.db();
+        if let Err(e) = std::fs::rename(&temp, state.upload_path(&file_id)) {
+            return internal(e);
+        }
+        let updated = conn.exec(
+            "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
+            params![written as i64, etag, sha256, infected, file_id],
+        );
+        if let Err(e) = updated {
+            return internal(e);
+        }
     }
     storage_latency(&state).await;
     stored(&etag)
@@ -548,6 +558,16 @@ pub(crate) async fn put_part(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
+    if let Err(refusal) = verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
+        return refusal;
+    }
+    // Counted before the upload is found open: a complete that commits in between is seen.
+    let _under_way = PutUnderWay::start(&state, &file_id);
+    // PUTs of one part write the same bytes of the file: they take turns, so that the last
+    // to end wins whole (two at once interleaved, and complete accepted the mix).
+    let turn = state.part_turn(&file_id, part);
+    let _turn = turn.lock().await;
+    // Checked again: the upload may have been completed while this PUT waited its turn.
     let (upload, offset, expected) = match check_part(&state, &file_id, part, &parts) {
         Ok(found) => found,
         Err(refusal) => return refusal,

@@ -13,7 +13,7 @@ use crate::api::{app_problem, authorize, bytes_used, ok_json, origin, require_sp
 use crate::error::{ApiError, ApiResult};
 use crate::files;
 use crate::folders;
-use crate::state::{iso, new_id, random_token, AppState};
+use crate::state::{iso, new_id, random_token, AppState, PutActivity};
 use crate::storage::{multipart_digest, part_count, presign};
 use crate::validate::{mime_problem, Input, Need};
 
@@ -160,6 +160,7 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
     };
     let app = caller.app_namespace(app)?;
     let now = state.now();
+    let puts_seen = state.put_activity(&file_id);
     let up = find_upload(&state, &caller.tenant, &file_id, &key)?;
     if let Some(done) = &up.completed_body {
         // A repeat of the call that succeeded (its answer may have been lost) gets the file,
@@ -170,6 +171,9 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
         }
         let conn = state.db();
         return Ok(ok_json(StatusCode::OK, files::json_of(&conn, &file_id, &iso(now), true)?));
+    }
+    if puts_seen.under_way > 0 {
+        return Err(ApiError::conflict("a storage PUT to this upload is still under way; complete once it has ended"));
     }
     if up.created_at < iso(now - chrono::Duration::hours(UPLOAD_LIFETIME_HOURS)) {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "upload expired"));
@@ -211,7 +215,7 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
     if !actual_sha.eq_ignore_ascii_case(&sha256) {
         return Err(ApiError::bad_request(format!("sha256 mismatch: the stored object's sha256 is {actual_sha}")));
     }
-    finish(&state, &caller, &file_id, &up, Finished { name, mime, sha256: actual_sha, infected, client_key, body: body_json })
+    finish(&state, &caller, &file_id, &up, Finished { puts_seen, name, mime, sha256: actual_sha, infected, client_key, body: body_json })
 }
 
 fn find_upload(state: &AppState, tenant: &str, file_id: &str, key: &str) -> ApiResult<Upload> {
@@ -299,6 +303,8 @@ fn check_parts(state: &AppState, file_id: &str, claimed: &[(i64, String)], count
 }
 
 struct Finished {
+    /// The upload's PUTs when complete began checking: none may run or end since.
+    puts_seen: PutActivity,
     name: String,
     mime: String,
     sha256: String,
@@ -313,9 +319,17 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     let scan_done = iso(now + chrono::Duration::milliseconds(state.cfg.scan_delay_ms as i64));
     let mut conn = state.db();
     let tx = conn.transaction()?;
-    let still_open: bool = tx.qrow("SELECT completed_body IS NULL FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
-    if !still_open {
-        return Err(ApiError::conflict("this upload was completed by a concurrent request"));
+    let completed: Option<String> = tx.qrow("SELECT completed_body FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
+    if let Some(done) = completed {
+        // The same complete sent twice at once: both get the file, as a repeat would.
+        if serde_json::from_str::<Value>(&done).is_ok_and(|v| v == f.body) {
+            return Ok(ok_json(StatusCode::OK, files::json_of(&tx, file_id, &now_iso, true)?));
+        }
+        return Err(ApiError::conflict("this upload was completed by a concurrent request with another body"));
+    }
+    // Checked under the database lock, which a PUT takes to find the upload still open.
+    if state.put_activity(file_id) != f.puts_seen {
+        return Err(ApiError::conflict("a storage PUT to this upload ran while complete checked it; complete again once it has ended"));
     }
     if let Some(folder) = &up.folder_id {
         // Trashed since initiate: a live file in it would escape the trash's rules.
@@ -347,6 +361,6 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     }
     std::fs::rename(&pending, &blob)?;
     tx.commit()?;
-    state.in_order.lock().unwrap_or_else(|p| p.into_inner()).remove(file_id);
+    state.forget_upload(file_id);
     Ok(ok_json(StatusCode::OK, files::json_of(&conn, file_id, &now_iso, true)?))
 }

@@ -1707,3 +1707,126 @@ async fn parts_of_every_size_hash_in_order() {
         assert_eq!(file["sha256"], sha256_hex(&data));
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// storage PUTs racing each other and complete
+
+/// A PUT whose body the test hands over piece by piece: `send` more, or `fail` to break it off.
+struct HeldPut {
+    pieces: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    answer: tokio::task::JoinHandle<reqwest::Result<Response>>,
+}
+
+impl HeldPut {
+    fn start(url: &str, content_type: Option<&str>, len: usize) -> HeldPut {
+        let (pieces, rx) = tokio::sync::mpsc::channel(4);
+        let body = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|piece| (piece, rx)) });
+        let mut put = bare().put(url).header("Content-Length", len);
+        if let Some(t) = content_type {
+            put = put.header("Content-Type", t);
+        }
+        let answer = tokio::spawn(put.body(reqwest::Body::wrap_stream(body)).send());
+        HeldPut { pieces, answer }
+    }
+
+    async fn send(&self, piece: &[u8]) {
+        self.pieces.send(Ok(piece.to_vec())).await.expect("the PUT takes its body");
+    }
+}
+
+/// Sends a complete that is sure to fail its checks (a wrong sha256) until the emulator
+/// answers that a PUT is under way: the held PUT has then reached the emulator.
+async fn until_a_put_is_under_way(emu: &Emu, probe: &Value) {
+    let mut probe = probe.clone();
+    probe["sha256"] = json!("0".repeat(64));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        assert!(std::time::Instant::now() < deadline, "complete never saw the held PUT under way");
+        let resp = emu.post("/uploads/complete", probe.clone()).await;
+        if resp.status() == StatusCode::CONFLICT {
+            let detail = expect_detail(resp, StatusCode::CONFLICT).await;
+            assert_names(&detail, &["under way"], "complete during a PUT");
+            return;
+        }
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "the probe fails its checks until then");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complete_waits_out_a_single_put_under_way() {
+    let emu = common::start().await;
+    let space = emu.default_space().await;
+    let (first, second) = (bytes(200_000, 1), bytes(200_000, 2));
+    let t = initiate(&emu, &space, "s.bin", "application/octet-stream", first.len()).await;
+    assert_eq!(put_single(&emu, &t, "application/octet-stream", &first).await.status(), StatusCode::OK);
+    let body = complete_body(&t, &(Value::Null, Value::Null), "s.bin", "application/octet-stream", &first, &space);
+    let late = HeldPut::start(t["upload_url"].as_str().unwrap(), Some("application/octet-stream"), second.len());
+    late.send(&second[..100_000]).await;
+    until_a_put_is_under_way(&emu, &body).await;
+    // The first bytes are whole and hashed, but another PUT may still replace them.
+    expect_detail(emu.post("/uploads/complete", body.clone()).await, StatusCode::CONFLICT).await;
+    late.send(&second[100_000..]).await;
+    drop(late.pieces);
+    assert_eq!(late.answer.await.unwrap().unwrap().status(), StatusCode::OK);
+    // Last write wins: the first bytes' complete now fails its check, the second's passes.
+    let detail = expect_detail(emu.post("/uploads/complete", body).await, StatusCode::BAD_REQUEST).await;
+    assert_names(&detail, &["sha256"], "complete with the replaced bytes' hash");
+    let body = complete_body(&t, &(Value::Null, Value::Null), "s.bin", "application/octet-stream", &second, &space);
+    let file = expect_json(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
+    let (_, _, served) = fetch(&download_url(&emu, file["id"].as_str().unwrap()).await).await;
+    assert!(served == second, "the stored bytes are the ones complete checked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn puts_of_one_part_take_turns_and_the_last_wins_whole() {
+    let emu = common::start_with(Config { multipart_threshold: 1 << 20, part_size: 1 << 20, ..Default::default() }).await;
+    let space = emu.default_space().await;
+    let data = bytes(3 << 20, 7);
+    let t = initiate(&emu, &space, "p.bin", "application/octet-stream", data.len()).await;
+    let other = bytes(1 << 20, 9);
+    let held = HeldPut::start(&part_url(&t, 2), None, other.len());
+    held.send(&other[..600_000]).await;
+    let probe = multipart_body(&t, &data, vec![], &space);
+    until_a_put_is_under_way(&emu, &probe).await;
+    // A second PUT of part 2 waits for the first, which then breaks off.
+    let (url, second) = (part_url(&t, 2), chunk(&t, 2, &data).to_vec());
+    let second_put = tokio::spawn(async move { bare().put(url).body(second).send().await });
+    held.pieces.send(Err(std::io::Error::other("the client gave up"))).await.unwrap();
+    drop(held.pieces);
+    assert!(held.answer.await.unwrap().map(|r| r.status() != StatusCode::OK).unwrap_or(true), "the broken PUT failed");
+    let resp = second_put.await.unwrap().unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let etag2 = resp.headers()["etag"].to_str().unwrap().to_string();
+    let etag1 = put_part(&emu, &t, 1, chunk(&t, 1, &data)).await;
+    let etag3 = put_part(&emu, &t, 3, chunk(&t, 3, &data)).await;
+    let parts = vec![json!({"PartNumber": 1, "ETag": etag1}), json!({"PartNumber": 2, "ETag": etag2}), json!({"PartNumber": 3, "ETag": etag3})];
+    let file = expect_json(emu.post("/uploads/complete", multipart_body(&t, &data, parts, &space)).await, StatusCode::OK).await;
+    let (_, _, served) = fetch(&download_url(&emu, file["id"].as_str().unwrap()).await).await;
+    assert!(served == data, "no byte of the broken PUT is in the stored file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_complete_twice_at_once_gets_the_file_twice() {
+    let emu = start_small().await;
+    let space = emu.default_space().await;
+    let (t, data, parts) = staged_multipart(&emu, &space).await;
+    let body = multipart_body(&t, &data, parts, &space);
+    let (a, b) = tokio::join!(emu.post("/uploads/complete", body.clone()), emu.post("/uploads/complete", body));
+    let (a, b) = (expect_json(a, StatusCode::OK).await, expect_json(b, StatusCode::OK).await);
+    assert_eq!(a, b);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn puts_broken_off_by_a_stop_leave_nothing_after_a_restart() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let emu = common::start_with(persistent(dir.path())).await;
+    let Emu { handle, .. } = emu;
+    handle.shutdown().await;
+    // What a single PUT leaves when the process is killed mid-body.
+    let stray = dir.path().join("blobs").join("0e0e0e0e-0000-4000-8000-000000000000.put-abcdef");
+    std::fs::write(&stray, b"half a body").unwrap();
+    let emu = common::start_with(persistent(dir.path())).await;
+    assert!(!stray.exists(), "swept at start");
+    let Emu { handle, .. } = emu;
+    handle.shutdown().await;
+}
