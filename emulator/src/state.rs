@@ -35,8 +35,11 @@ pub(crate) struct AppState {
     /// under way and none ended while it checked (see `PutUnderWay`).
     pub puts: Mutex<HashMap<String, PutActivity>>,
     /// One PUT of a part at a time: a second waits for the first to end (see `put_part`).
-    pub part_turns: Mutex<HashMap<(String, u32), Arc<tokio::sync::Mutex<()>>>>,
+    pub part_turns: Mutex<HashMap<(String, u32), PartTurn>>,
 }
+
+/// Held by the PUT of a part whose turn it is.
+pub(crate) type PartTurn = Arc<tokio::sync::Mutex<()>>;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct PutActivity {
@@ -108,7 +111,7 @@ impl AppState {
     }
 
     /// The turn of part `part` of `file_id`: PUTs of one part take turns.
-    pub fn part_turn(&self, file_id: &str, part: u32) -> Arc<tokio::sync::Mutex<()>> {
+    pub fn part_turn(&self, file_id: &str, part: u32) -> PartTurn {
         let mut turns = self.part_turns.lock().unwrap_or_else(|p| p.into_inner());
         turns.entry((file_id.to_string(), part)).or_default().clone()
     }
