@@ -216,8 +216,16 @@ function nativeOf(client, call) {
  */
 async function run(client, call, args, transfer = {}) {
   const { signal, onProgress, data, stream } = transfer;
-  const n = nativeOf(client, call);
-  if (signal?.aborted) throw abortedError(call, signal);
+  let n;
+  try {
+    n = nativeOf(client, call);
+    if (signal?.aborted) throw abortedError(call, signal);
+  } catch (e) {
+    // The stream was handed over for this call: one that never starts releases it (a
+    // file stream's descriptor, say) as one that ends does.
+    stream?.destroy();
+    throw e;
+  }
   const handle = new native.CallHandle();
   let callbackError;
   const progress = onProgress

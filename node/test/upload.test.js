@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { Readable } = require('node:stream');
-const { FluidCloud, AbortError, ApiError } = require('fluidcloud');
+const { FluidCloud, AbortError, ApiError, InvalidInputError } = require('fluidcloud');
 const { startEmulator, sha256, bytes } = require('./helpers');
 
 const PART = 16 * 1024;
@@ -249,4 +249,22 @@ test('retries: a failed single PUT is sent again from bytes or a path, not from 
     assert.equal(e.call, 'files.upload');
     return true;
   });
+});
+
+test('a stream source is released when the call never starts', async () => {
+  const file = path.join(os.tmpdir(), `fc-never-${process.pid}.bin`);
+  fs.writeFileSync(file, 'never sent');
+  try {
+    const aborted = fs.createReadStream(file);
+    await assert.rejects(fc.files.upload(aborted, { spaceId, name: 'a.bin', size: 10, signal: AbortSignal.abort() }), AbortError);
+    const closedClient = new FluidCloud({ apiKey: emu.apiKey, baseUrl: emu.url });
+    closedClient.close();
+    const orphan = fs.createReadStream(file);
+    await assert.rejects(closedClient.files.upload(orphan, { spaceId, name: 'b.bin', size: 10 }), InvalidInputError);
+    assert.ok(aborted.destroyed && orphan.destroyed, 'both streams were destroyed');
+    // Their descriptors close once the lazy open is over.
+    await Promise.all([aborted, orphan].map((s) => new Promise((done) => (s.closed ? done() : s.once('close', done)))));
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
 });

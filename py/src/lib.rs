@@ -479,11 +479,13 @@ impl Delivery {
 }
 
 /// Aborts the SDK's task when its asyncio future is cancelled, and stops watching its mailbox.
+/// It holds the mailbox, so that the eventfd's number cannot pass to a newer call (whose
+/// reader `remove_reader` would then unregister) before this has run.
 #[pyclass(module = "fluidcloud._core", frozen)]
 struct AbortOnCancel {
     abort: tokio::task::AbortHandle,
     event_loop: Py<PyAny>,
-    fd: i32,
+    mailbox: Arc<Mailbox>,
 }
 
 #[pymethods]
@@ -491,7 +493,7 @@ impl AbortOnCancel {
     fn __call__(&self, py: Python<'_>, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0("cancelled")?.is_truthy()? {
             self.abort.abort();
-            self.event_loop.call_method1(py, "remove_reader", (self.fd,))?;
+            self.event_loop.call_method1(py, "remove_reader", (self.mailbox.fd(),))?;
         }
         Ok(())
     }
@@ -713,7 +715,7 @@ impl Client {
                 return Err(to_py_err(py, e));
             }
         };
-        let on_cancel = AbortOnCancel { abort, event_loop: event_loop.unbind(), fd: mailbox.fd() };
+        let on_cancel = AbortOnCancel { abort, event_loop: event_loop.unbind(), mailbox };
         future.call_method1("add_done_callback", (Py::new(py, on_cancel)?,))?;
         Ok(future)
     }

@@ -177,3 +177,21 @@ def test_the_interpreter_exits_cleanly_right_after_async_calls(emu):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "Fatal Python error" not in done.stderr
+
+
+def test_a_cancelled_call_does_not_stop_a_newer_one_from_settling(emu):
+    # A cancelled call's eventfd must not pass to a newer call before the cancellation has
+    # unregistered it (it then unregistered the newer call's instead, which never settled).
+    async def scenario():
+        async with fluidcloud.AsyncFluidCloud(emu.api_key, base_url=emu.base_url) as fc:
+            space = (await fc.spaces.list())[0].id
+
+            async def cancelled_soon():
+                task = asyncio.ensure_future(fc.files.list(space))
+                await asyncio.sleep(0)
+                task.cancel()
+
+            for _ in range(200):
+                await asyncio.gather(cancelled_soon(), asyncio.wait_for(fc.files.list(space), 10))
+
+    run(scenario())

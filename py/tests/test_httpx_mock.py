@@ -111,3 +111,20 @@ def test_an_async_httpx_client_is_refused_up_front():
         fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.AsyncClient())
     with pytest.raises(TypeError, match="AsyncClient"):
         fluidcloud.AsyncFluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.AsyncClient())
+
+
+def test_closing_an_as_user_client_leaves_the_parents_http_client_open():
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/auth/service-token"):
+            return httpx.Response(200, json={"token": "fcd_user", "expires_in": 60, "token_type": "Bearer"})
+        return httpx.Response(200, json=[{"id": "s1", "name": "Default"}])
+
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=http)
+    user = fc.as_user("a.b.c", "talk")
+    assert [s.id for s in user.spaces.list()] == ["s1"]
+    user.close()
+    assert not http.is_closed
+    assert [s.id for s in fc.spaces.list()] == ["s1"]
+    fc.close()
+    assert http.is_closed

@@ -224,7 +224,9 @@ class FluidCloud(_Base):
         """
         del timeout
         token = self.exchange_service_token(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
-        return FluidCloud._wrap(self._client().with_credential(token.token), self._http)
+        # Shares this client's transport but not its http_client's lifetime: closing the
+        # user's client must not close the caller's httpx.Client.
+        return FluidCloud._wrap(self._client().with_credential(token.token), None)
 
     def close(self) -> None:
         """Release the client (and close ``http_client`` when one was given)."""
@@ -428,7 +430,7 @@ class AsyncFluidCloud(_Base):
     ) -> "AsyncFluidCloud":
         del timeout
         token = await self.exchange_service_token(user_jwt, app, job_id=job_id, ttl_seconds=ttl_seconds)
-        return AsyncFluidCloud._wrap(self._client().with_credential(token.token), self._http)
+        return AsyncFluidCloud._wrap(self._client().with_credential(token.token), None)
 
     async def close(self) -> None:
         self._core = None
