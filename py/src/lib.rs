@@ -32,6 +32,27 @@ const USER_AGENT: &str = concat!("fluidcloud-python/", env!("CARGO_PKG_VERSION")
 /// How often a blocking call looks for Ctrl-C while it waits.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
+/// Set by an `atexit` hook: the interpreter is shutting down. A thread that takes the GIL
+/// after that is ended by Python mid-Rust, which aborts the process; so from then on no
+/// thread of the SDK's, nor a daemon thread waiting in a call, goes back into Python.
+static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn exiting() -> bool {
+    EXITING.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+#[pyfunction]
+fn _interpreter_exiting() {
+    EXITING.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Parks the calling thread for good: the process is ending, and Python must not see it.
+fn park_for_good() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Arguments
 // ---------------------------------------------------------------------------------------------
@@ -123,6 +144,9 @@ struct PyReader {
 
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if exiting() {
+            return Err(std::io::Error::other("the Python interpreter is exiting"));
+        }
         Python::attach(|py| {
             // The exception itself travels inside the io::Error, to be raised again as it was.
             let chunk = self.file.call_method1(py, "read", (buf.len(),)).map_err(std::io::Error::other)?;
@@ -142,6 +166,9 @@ type CallbackError = Arc<Mutex<Option<PyErr>>>;
 
 fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: CancellationToken) -> fluidcloud::Progress {
     Arc::new(move |done, total| {
+        if exiting() {
+            return;
+        }
         Python::attach(|py| {
             if let Err(e) = callback.call1(py, (done, total)) {
                 let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
@@ -588,7 +615,12 @@ impl Transport for HttpxTransport {
             let mut request = request;
             let body = collect(std::mem::replace(&mut request.body, RequestBody::Empty)).await?;
             // httpx blocks: it runs on the blocking pool, holding the GIL only there.
-            tokio::task::spawn_blocking(move || Python::attach(|py| httpx_send(py, &client, request, body)))
+            tokio::task::spawn_blocking(move || {
+                if exiting() {
+                    return Err(TransportError::new(TransportErrorKind::Other, "the Python interpreter is exiting"));
+                }
+                Python::attach(|py| httpx_send(py, &client, request, body))
+            })
                 .await
                 .map_err(|e| TransportError::new(TransportErrorKind::Broken, e.to_string()))?
         })
@@ -610,6 +642,9 @@ fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result
         // The GIL is released while the call runs; every SIGNAL_POLL, look for Ctrl-C.
         let (outcome, back) = py.detach(move || {
             let outcome = pending.wait_timeout(SIGNAL_POLL);
+            if exiting() {
+                park_for_good(); // a daemon thread's call, outlived by the interpreter
+            }
             (outcome, pending)
         });
         pending = back;
@@ -745,6 +780,8 @@ impl Client {
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Client>()?;
+    let hook = wrap_pyfunction!(_interpreter_exiting, m)?;
+    m.py().import("atexit")?.call_method1("register", (hook,))?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

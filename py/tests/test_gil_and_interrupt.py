@@ -145,3 +145,26 @@ def test_ctrl_c_stops_as_user_within_a_second(emu):
     _delay_next_api_call(emu, "/auth/service-token", 20000)
     here = str(Path(__file__).resolve().parent)
     _interrupt(emu, AS_USER_CHILD, "ready", in_flight=lambda: _wait_until_the_delay_is_taken(emu), key=svc, extra=[here])
+
+
+DAEMON_CHILD = """
+import json, sys, threading, time, urllib.request, fluidcloud
+key, base = sys.argv[1], sys.argv[2]
+fc = fluidcloud.FluidCloud(key, base_url=base)
+space = fc.spaces.list()[0].id
+threading.Thread(target=lambda: fc.files.list(space), daemon=True).start()
+# The daemon thread's call is in flight once the emulator has taken the delay rule.
+while json.load(urllib.request.urlopen(base + "/_emulator/faults"))["rules"]:
+    pass
+time.sleep(0.3)  # the program's other work: the call waits on, polling for Ctrl-C
+print("exiting", flush=True)
+"""
+
+
+def test_the_interpreter_exits_cleanly_with_a_daemon_threads_call_in_flight(emu):
+    _delay_next_api_call(emu, "/files", 20000)
+    done = subprocess.run([sys.executable, "-c", DAEMON_CHILD, emu.api_key, emu.base_url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "exiting", done.stderr
+    assert done.returncode == 0, done.stderr
+    assert "Fatal Python error" not in done.stderr and "not rethrown" not in done.stderr, done.stderr
