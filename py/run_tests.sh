@@ -25,8 +25,9 @@ export PATH="$VENV/bin:$PATH"
 MATURIN_PEP517_ARGS="--profile dev" "$VPY" -m pip install --disable-pip-version-check --quiet \
     --no-build-isolation --no-deps --force-reinstall "$REPO/py"
 
-# The hand-written stubs must match the extension.
+# The hand-written stubs must match the extension, and the package type-check against them.
 (cd "$REPO" && "$VPY" -m mypy.stubtest fluidcloud._core)
+(cd "$REPO" && "$VPY" -m mypy --no-error-summary py/python/fluidcloud)
 
 # The official client (for the side-by-side test) lives in the compat test's environment.
 bash "$REPO/tests/compat/ensure_venv.sh" >/dev/null

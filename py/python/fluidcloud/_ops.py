@@ -158,7 +158,7 @@ def upload(
         kind, source = "bytes", file if isinstance(file, (bytes, bytearray)) else bytes(file)
         name = name or "upload.bin"
     elif isinstance(file, (str, os.PathLike)):
-        kind, source = "path", os.fspath(file)
+        kind, source = "path", os.fspath(file)  # type: ignore[assignment]  # str or bytes; the extension takes both
         if name is None:
             base = os.path.basename(source)
             name = base if isinstance(base, str) and _is_utf8(base) else None  # else the core explains

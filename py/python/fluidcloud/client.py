@@ -42,10 +42,28 @@ def _log_failure(op: str, started: float, error: BaseException) -> None:
     )
 
 
-class _Base:
-    _core: Optional[_core.Client]
+B = TypeVar("B", bound="_Base")
+# By another name: inside the client classes `_core` is the attribute holding one.
+_CoreClient = _core.Client
 
-    def _client(self) -> _core.Client:
+
+class _Base:
+    _core: Optional[_CoreClient]
+    _http: Any
+
+    def _attach(self) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _wrap(cls: "type[B]", core: _CoreClient, http_client: Any) -> B:
+        """A client around an extension client already made (``as_user``'s)."""
+        self = cls.__new__(cls)
+        self._http = http_client
+        self._core = core
+        self._attach()
+        return self
+
+    def _client(self) -> _CoreClient:
         if self._core is None:
             raise RuntimeError("this FluidCloud client is closed")
         return self._core
@@ -180,14 +198,6 @@ class FluidCloud(_Base):
         self.files = _Files(self)
         self.shares = _Shares(self)
         self.quota = _Quota(self)
-
-    @classmethod
-    def _wrap(cls, core: _core.Client, http_client: Any) -> "FluidCloud":
-        self = cls.__new__(cls)
-        self._http = http_client
-        self._core = core
-        self._attach()
-        return self
 
     @property
     def base_url(self) -> str:
@@ -385,14 +395,6 @@ class AsyncFluidCloud(_Base):
         self._http = http_client
         self._core = _make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency)
         self._attach()
-
-    @classmethod
-    def _wrap(cls, core: _core.Client, http_client: Any) -> "AsyncFluidCloud":
-        self = cls.__new__(cls)
-        self._http = http_client
-        self._core = core
-        self._attach()
-        return self
 
     def _attach(self) -> None:
         self.spaces = _AsyncSpaces(self)
