@@ -443,11 +443,10 @@ fn preallocate(file: &std::fs::File, offset: u64, len: u64) {
 
 /// The declared length of a single PUT that may go ahead, and the size its upload was
 /// initiated with.
-fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Parts) -> Result<(u64, u64), Response> {
-    let params = verify(state, "PUT", parts.uri.path(), parts.uri.query())?;
+fn check_single(state: &AppState, file_id: &str, params: &[(String, String)], parts: &axum::http::request::Parts) -> Result<(u64, u64), Response> {
     let length = declared_length(&parts.headers)?;
     let sent_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let signed_type = param(&params, "content_type").unwrap_or("");
+    let signed_type = param(params, "content_type").unwrap_or("");
     if sent_type != signed_type {
         return Err(storage_error(
             StatusCode::FORBIDDEN,
@@ -465,12 +464,13 @@ fn check_single(state: &AppState, file_id: &str, parts: &axum::http::request::Pa
 /// `PUT` of a single-mode upload: the whole object, typed as signed.
 pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<String>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    if let Err(refusal) = verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
-        return refusal;
-    }
+    let params = match verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
+    };
     // Counted before the upload is found open: a complete that commits in between is seen.
     let _under_way = PutUnderWay::start(&state, &file_id);
-    let (length, initiated_size) = match check_single(&state, &file_id, &parts) {
+    let (length, initiated_size) = match check_single(&state, &file_id, &params, &parts) {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
@@ -528,11 +528,16 @@ fn lock(order: &Mutex<InOrder>) -> std::sync::MutexGuard<'_, InOrder> {
 }
 
 /// The upload and where part `part` goes in it, when its PUT may go ahead.
-fn check_part(state: &AppState, file_id: &str, part: u32, parts: &axum::http::request::Parts) -> Result<(PendingUpload, u64, u64), Response> {
-    let params = verify(state, "PUT", parts.uri.path(), parts.uri.query())?;
+fn check_part(
+    state: &AppState,
+    file_id: &str,
+    part: u32,
+    params: &[(String, String)],
+    parts: &axum::http::request::Parts,
+) -> Result<(PendingUpload, u64, u64), Response> {
     let length = declared_length(&parts.headers)?;
     let upload = match pending_upload(state, file_id)? {
-        u if u.mode == "multipart" && u.upload_id.as_deref() == param(&params, "upload_id") => u,
+        u if u.mode == "multipart" && u.upload_id.as_deref() == param(params, "upload_id") => u,
         _ => return Err(storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such multipart upload")),
     };
     let count = part_count(upload.size, upload.part_size);
@@ -558,17 +563,18 @@ pub(crate) async fn put_part(
     req: Request,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    if let Err(refusal) = verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
-        return refusal;
-    }
+    let params = match verify(&state, "PUT", parts.uri.path(), parts.uri.query()) {
+        Ok(params) => params,
+        Err(refusal) => return refusal,
+    };
     // Counted before the upload is found open: a complete that commits in between is seen.
     let _under_way = PutUnderWay::start(&state, &file_id);
     // PUTs of one part write the same bytes of the file: they take turns, so that the last
     // to end wins whole (two at once interleaved, and complete accepted the mix).
     let turn = state.part_turn(&file_id, part);
     let _turn = turn.lock().await;
-    // Checked again: the upload may have been completed while this PUT waited its turn.
-    let (upload, offset, expected) = match check_part(&state, &file_id, part, &parts) {
+    // Found open here stays open: complete refuses while a PUT of its upload is under way.
+    let (upload, offset, expected) = match check_part(&state, &file_id, part, &params, &parts) {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };

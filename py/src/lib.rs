@@ -169,16 +169,32 @@ fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: Cancel
         if exiting() {
             return;
         }
-        Python::attach(|py| {
-            if let Err(e) = callback.call1(py, (done, total)) {
-                let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
-                if slot.is_none() {
-                    *slot = Some(e);
-                }
-                cancel.cancel();
-            }
-        })
+        Python::attach(|py| report_progress(py, &callback, &failure, &cancel, done, total))
     })
+}
+
+/// Calls `on_progress`; the first exception it raises (or an awaitable it returns, which
+/// would never be awaited) is kept to be raised by the call, which is cancelled.
+fn report_progress(py: Python<'_>, callback: &Py<PyAny>, failure: &CallbackError, cancel: &CancellationToken, done: u64, total: u64) {
+    // Not held across the call: callbacks of one upload come from several threads, and one
+    // waiting here with the GIL would stall the other inside Python.
+    if failure.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+        return;
+    }
+    let outcome = callback.call1(py, (done, total)).and_then(|returned| {
+        let returned = returned.bind(py);
+        if py.import("inspect")?.call_method1("isawaitable", (returned,))?.is_truthy()? {
+            if returned.hasattr("close")? {
+                returned.call_method0("close")?; // a coroutine that will never run, said so once
+            }
+            return Err(PyTypeError::new_err("on_progress must be a plain function; it returned an awaitable"));
+        }
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(e);
+        cancel.cancel();
+    }
 }
 
 /// Where progress callbacks run: on the SDK's threads with the GIL taken for each call
@@ -453,29 +469,6 @@ struct Delivery {
     failure: CallbackError,
 }
 
-impl Delivery {
-    fn run_callback(&self, py: Python<'_>, callback: &Py<PyAny>, cancel: &CancellationToken, done: u64, total: u64) {
-        let mut slot = self.failure.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_some() {
-            return;
-        }
-        let outcome = callback.call1(py, (done, total)).and_then(|returned| {
-            let returned = returned.bind(py);
-            if py.import("inspect")?.call_method1("isawaitable", (returned,))?.is_truthy()? {
-                if returned.hasattr("close")? {
-                    returned.call_method0("close")?; // a coroutine that will never run, said so once
-                }
-                return Err(PyTypeError::new_err("on_progress must be a plain function; it returned an awaitable"));
-            }
-            Ok(())
-        });
-        if let Err(e) = outcome {
-            *slot = Some(e);
-            cancel.cancel();
-        }
-    }
-}
-
 #[pymethods]
 impl Delivery {
     fn __call__(&self, py: Python<'_>) -> PyResult<()> {
@@ -487,7 +480,7 @@ impl Delivery {
         };
         if let Some((callback, cancel)) = &callback {
             for (done, total) in progress {
-                self.run_callback(py, callback, cancel, done, total);
+                report_progress(py, callback, &self.failure, cancel, done, total);
             }
         }
         let Some(result) = result else { return Ok(()) };
