@@ -341,23 +341,24 @@ fn flag(b: bool) -> String {
     if b { "true" } else { "false" }.to_string()
 }
 
+#[derive(Clone, Copy)]
 pub struct Spaces<'a> {
     c: &'a Client,
 }
 
 impl Spaces<'_> {
-    pub async fn list(&self) -> Result<Vec<Space>> {
+    pub async fn list(self) -> Result<Vec<Space>> {
         self.c.http().call("spaces.list", Method::GET, "/spaces", &[], None).await
     }
 
-    pub async fn create(&self, name: &str) -> Result<Space> {
+    pub async fn create(self, name: &str) -> Result<Space> {
         require("spaces.create", "name", name)?;
         self.c.http().call("spaces.create", Method::POST, "/spaces", &[], Some(json!({ "name": name }))).await
     }
 
     /// The space `name_or_id` names: an id, else a name only one space has. With `None`,
     /// the only space there is. Errors list what there is to choose from.
-    pub async fn find(&self, name_or_id: Option<&str>) -> Result<Space> {
+    pub async fn find(self, name_or_id: Option<&str>) -> Result<Space> {
         let call = "spaces.find";
         let spaces = self.list().await.map_err(|e| e.with_call(call))?;
         let listing = || {
@@ -386,13 +387,14 @@ impl Spaces<'_> {
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct Folders<'a> {
     c: &'a Client,
 }
 
 impl Folders<'_> {
     /// Folders under `parent_id` (`None` = the space root); `trash` lists only trashed ones.
-    pub async fn list(&self, space_id: &str, parent_id: Option<&str>, trash: bool) -> Result<Vec<Folder>> {
+    pub async fn list(self, space_id: &str, parent_id: Option<&str>, trash: bool) -> Result<Vec<Folder>> {
         require("folders.list", "space_id", space_id)?;
         let mut query = vec![("space_id", space_id.to_string())];
         if let Some(p) = parent_id {
@@ -402,7 +404,7 @@ impl Folders<'_> {
         self.c.http().call("folders.list", Method::GET, "/folders", &query, None).await
     }
 
-    pub async fn create(&self, name: &str, space_id: &str, parent_id: Option<&str>) -> Result<Folder> {
+    pub async fn create(self, name: &str, space_id: &str, parent_id: Option<&str>) -> Result<Folder> {
         require("folders.create", "name", name)?;
         require("folders.create", "space_id", space_id)?;
         let mut body = json!({ "name": name, "space_id": space_id });
@@ -414,7 +416,7 @@ impl Folders<'_> {
 
     /// The live folder `name` under `parent_id` (`None` = the space root): created, or the
     /// one already there.
-    pub async fn ensure(&self, name: &str, space_id: &str, parent_id: Option<&str>) -> Result<Folder> {
+    pub async fn ensure(self, name: &str, space_id: &str, parent_id: Option<&str>) -> Result<Folder> {
         match self.create(name, space_id, parent_id).await {
             Err(e) if e.kind() == ErrorKind::Conflict => {
                 let siblings = self.list(space_id, parent_id, false).await?;
@@ -424,29 +426,30 @@ impl Folders<'_> {
         }
     }
 
-    pub async fn rename(&self, folder_id: &str, name: &str) -> Result<Folder> {
+    pub async fn rename(self, folder_id: &str, name: &str) -> Result<Folder> {
         let path = format!("/folders/{}", segment("folders.rename", "folder_id", folder_id)?);
         require("folders.rename", "name", name)?;
         self.c.http().call("folders.rename", Method::PATCH, &path, &[], Some(json!({ "name": name }))).await
     }
 
     /// Moves under `parent_id`; `None` moves to the space root (sent as an explicit null).
-    pub async fn move_to(&self, folder_id: &str, parent_id: Option<&str>) -> Result<Folder> {
+    pub async fn move_to(self, folder_id: &str, parent_id: Option<&str>) -> Result<Folder> {
         let path = format!("/folders/{}", segment("folders.move", "folder_id", folder_id)?);
         self.c.http().call("folders.move", Method::PATCH, &path, &[], Some(json!({ "parent_id": parent_id }))).await
     }
 
-    pub async fn delete(&self, folder_id: &str) -> Result<Folder> {
+    pub async fn delete(self, folder_id: &str) -> Result<Folder> {
         let path = format!("/folders/{}", segment("folders.delete", "folder_id", folder_id)?);
         self.c.http().call("folders.delete", Method::DELETE, &path, &[], None).await
     }
 
-    pub async fn restore(&self, folder_id: &str) -> Result<Folder> {
+    pub async fn restore(self, folder_id: &str) -> Result<Folder> {
         let path = format!("/folders/{}/restore", segment("folders.restore", "folder_id", folder_id)?);
         self.c.http().call("folders.restore", Method::POST, &path, &[], None).await
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct Files<'a> {
     pub(crate) c: &'a Client,
 }
@@ -454,7 +457,7 @@ pub struct Files<'a> {
 impl Files<'_> {
     /// Files in `folder_id` (`None` = the space root); `trash` lists only trashed ones; `app`
     /// keeps only that app's files.
-    pub async fn list(&self, space_id: &str, folder_id: Option<&str>, trash: bool, app: Option<&str>) -> Result<Vec<File>> {
+    pub async fn list(self, space_id: &str, folder_id: Option<&str>, trash: bool, app: Option<&str>) -> Result<Vec<File>> {
         require("files.list", "space_id", space_id)?;
         let mut query = vec![("space_id", space_id.to_string())];
         if let Some(f) = folder_id {
@@ -467,13 +470,13 @@ impl Files<'_> {
         self.c.http().call("files.list", Method::GET, "/files", &query, None).await
     }
 
-    pub async fn get(&self, file_id: &str) -> Result<File> {
+    pub async fn get(self, file_id: &str) -> Result<File> {
         let path = format!("/files/{}", segment("files.get", "file_id", file_id)?);
         self.c.http().call("files.get", Method::GET, &path, &[], None).await
     }
 
     /// The newest live file uploaded with `client_key` in the `app` namespace.
-    pub async fn resolve(&self, client_key: &str, app: Option<&str>) -> Result<File> {
+    pub async fn resolve(self, client_key: &str, app: Option<&str>) -> Result<File> {
         require("files.resolve", "client_key", client_key)?;
         let mut query = vec![("client_key", client_key.to_string())];
         if let Some(a) = app {
@@ -482,43 +485,43 @@ impl Files<'_> {
         self.c.http().call("files.resolve", Method::GET, "/files/resolve", &query, None).await
     }
 
-    pub async fn rename(&self, file_id: &str, name: &str) -> Result<File> {
+    pub async fn rename(self, file_id: &str, name: &str) -> Result<File> {
         let path = format!("/files/{}", segment("files.rename", "file_id", file_id)?);
         require("files.rename", "name", name)?;
         self.c.http().call("files.rename", Method::PATCH, &path, &[], Some(json!({ "original_name": name }))).await
     }
 
     /// Moves into `folder_id`; `None` moves to the space root (sent as an explicit null).
-    pub async fn move_to(&self, file_id: &str, folder_id: Option<&str>) -> Result<File> {
+    pub async fn move_to(self, file_id: &str, folder_id: Option<&str>) -> Result<File> {
         let path = format!("/files/{}", segment("files.move", "file_id", file_id)?);
         self.c.http().call("files.move", Method::PATCH, &path, &[], Some(json!({ "folder_id": folder_id }))).await
     }
 
-    pub async fn delete(&self, file_id: &str) -> Result<File> {
+    pub async fn delete(self, file_id: &str) -> Result<File> {
         let path = format!("/files/{}", segment("files.delete", "file_id", file_id)?);
         self.c.http().call("files.delete", Method::DELETE, &path, &[], None).await
     }
 
-    pub async fn restore(&self, file_id: &str) -> Result<File> {
+    pub async fn restore(self, file_id: &str) -> Result<File> {
         let path = format!("/files/{}/restore", segment("files.restore", "file_id", file_id)?);
         self.c.http().call("files.restore", Method::POST, &path, &[], None).await
     }
 
     /// A short-lived presigned GET URL for the owner.
-    pub async fn download_url(&self, file_id: &str) -> Result<DownloadUrl> {
+    pub async fn download_url(self, file_id: &str) -> Result<DownloadUrl> {
         let path = format!("/files/{}/download", segment("files.download_url", "file_id", file_id)?);
         self.c.http().call("files.download_url", Method::GET, &path, &[], None).await
     }
 
     /// Mints (or returns) the permanent public link: inline, cacheable, never expires.
-    pub async fn public_url(&self, file_id: &str) -> Result<Link> {
+    pub async fn public_url(self, file_id: &str) -> Result<Link> {
         require("files.public_url", "file_id", file_id)?;
         let body = json!({ "file_id": file_id, "expires_in_days": Value::Null });
         self.c.http().call("files.public_url", Method::POST, "/shares", &[], Some(body)).await
     }
 
     /// Mints an expiring link (1..=365 days; the server judges the range, answering 422).
-    pub async fn signed_url(&self, file_id: &str, expires_in_days: u32, permission: Permission) -> Result<Link> {
+    pub async fn signed_url(self, file_id: &str, expires_in_days: u32, permission: Permission) -> Result<Link> {
         let call = "files.signed_url";
         require(call, "file_id", file_id)?;
         let body = json!({ "file_id": file_id, "expires_in_days": expires_in_days, "permission": permission.as_str() });
@@ -526,13 +529,14 @@ impl Files<'_> {
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct Shares<'a> {
     c: &'a Client,
 }
 
 impl Shares<'_> {
     /// Active shares (`include_inactive` adds revoked and expired ones), of one file or all.
-    pub async fn list(&self, file_id: Option<&str>, include_inactive: bool) -> Result<Vec<Share>> {
+    pub async fn list(self, file_id: Option<&str>, include_inactive: bool) -> Result<Vec<Share>> {
         let mut query = Vec::new();
         if let Some(f) = file_id {
             require("shares.list", "file_id", f)?;
@@ -543,18 +547,19 @@ impl Shares<'_> {
     }
 
     /// Revokes a link of either kind; revoking again is fine.
-    pub async fn revoke(&self, share_id: &str) -> Result<()> {
+    pub async fn revoke(self, share_id: &str) -> Result<()> {
         let path = format!("/shares/{}", segment("shares.revoke", "share_id", share_id)?);
         self.c.http().call_raw("shares.revoke", Method::DELETE, &path, &[], None).await.map(|_| ())
     }
 }
 
+#[derive(Clone, Copy)]
 pub struct QuotaApi<'a> {
     c: &'a Client,
 }
 
 impl QuotaApi<'_> {
-    pub async fn usage(&self) -> Result<Quota> {
+    pub async fn usage(self) -> Result<Quota> {
         self.c.http().call("quota.usage", Method::GET, "/quota", &[], None).await
     }
 }

@@ -93,7 +93,7 @@ impl Files<'_> {
     /// complete and verified; however the call ends otherwise, the part file is removed.
     /// Concurrent downloads to the same `dest` each write their own part file and each
     /// succeed: `dest` then holds the one renamed last, whole.
-    pub async fn download(&self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
+    pub async fn download(self, file_id: &str, dest: impl AsRef<Path>, options: DownloadOptions) -> Result<File> {
         let dest = dest.as_ref().to_path_buf();
         let names = part_names(&dest)?;
         // Found now rather than when the bytes are all in and the rename fails.

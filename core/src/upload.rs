@@ -229,7 +229,7 @@ async fn open(source: UploadSource) -> Result<(Opened, u64)> {
 
 impl Files<'_> {
     /// Uploads `source` and returns the stored file (with `public_url` when `public`).
-    pub async fn upload(&self, source: UploadSource, options: UploadOptions) -> Result<File> {
+    pub async fn upload(self, source: UploadSource, options: UploadOptions) -> Result<File> {
         require(CALL, "space_id", &options.space_id)?;
         let (name, content_type) = name_and_type(&source, &options)?;
         // Stops the hashing thread however this call ends: error, cancellation or drop.
@@ -275,7 +275,7 @@ fn stored_without_link(file_id: &str, e: Error) -> Error {
 }
 
 async fn upload_opened(
-    files: &Files<'_>,
+    files: Files<'_>,
     opened: Opened,
     size: u64,
     name: &str,
@@ -834,7 +834,7 @@ impl SequentialReader {
 }
 
 /// Mints the permanent link, waiting (bounded) while the file's scan is still pending.
-async fn mint_public(files: &Files<'_>, file_id: &str, wait: Duration, stop: &CancellationToken) -> Result<String> {
+async fn mint_public(files: Files<'_>, file_id: &str, wait: Duration, stop: &CancellationToken) -> Result<String> {
     let started = tokio::time::Instant::now();
     let mut pause = Duration::from_millis(250);
     loop {

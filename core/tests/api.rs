@@ -301,6 +301,26 @@ async fn files_list_get_resolve_rename_move_delete_restore() {
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
 
+/// A call's future borrows the client, not the accessor it came from: futures made from
+/// temporary accessors can be stored, collected and awaited together.
+#[tokio::test]
+async fn call_futures_outlive_the_accessor_they_came_from() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let names = ["one.txt", "two.txt", "three.txt"];
+    let mut ids = Vec::new();
+    for name in names {
+        ids.push(str_of(&emu.upload(&space, name, name.as_bytes()).await, "id").to_string());
+    }
+
+    let gets: Vec<_> = ids.iter().map(|id| client.files().get(id)).collect();
+    let listing = client.files().list(&space, None, false, None);
+    let files = futures_util::future::try_join_all(gets).await.unwrap();
+    assert_eq!(files.iter().map(|f| f.original_name.as_str()).collect::<Vec<_>>(), names);
+    assert_eq!(listing.await.unwrap().len(), names.len());
+}
+
 #[tokio::test]
 async fn files_download_url_is_presigned_and_fetched_without_credential() {
     let emu = start().await;
