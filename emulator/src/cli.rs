@@ -46,6 +46,10 @@ pub struct Args {
     /// Bandwidth cap per storage connection in bytes per second; 0 = none.
     #[arg(long, value_name = "N", default_value = "0", value_parser = parse_size)]
     pub storage_bytes_per_sec: u64,
+    /// Seconds a storage PUT's body may send nothing before it is answered 400
+    /// RequestTimeout and its connection closed; 0 = wait for ever.
+    #[arg(long, value_name = "N", default_value_t = crate::DEFAULT_STORAGE_IDLE_TIMEOUT.as_secs())]
+    pub storage_idle_timeout_secs: u64,
 }
 
 impl Args {
@@ -62,6 +66,7 @@ impl Args {
             api_key: self.api_key,
             storage_latency_ms: self.storage_latency_ms,
             storage_bytes_per_sec: self.storage_bytes_per_sec,
+            storage_idle_timeout: (self.storage_idle_timeout_secs > 0).then(|| std::time::Duration::from_secs(self.storage_idle_timeout_secs)),
         }
     }
 }

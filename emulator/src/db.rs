@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS uploads (
     created_by TEXT, created_at TEXT NOT NULL,
     put_size INTEGER, put_etag TEXT, put_sha256 TEXT, put_infected INTEGER,
     completed_body TEXT);
+CREATE INDEX IF NOT EXISTS uploads_open ON uploads (created_at) WHERE completed_body IS NULL;
 CREATE TABLE IF NOT EXISTS parts (
     file_id TEXT NOT NULL, part_number INTEGER NOT NULL, size INTEGER NOT NULL,
     etag TEXT NOT NULL, PRIMARY KEY (file_id, part_number));

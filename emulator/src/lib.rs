@@ -54,9 +54,13 @@ pub struct Config {
     pub storage_latency_ms: u64,
     /// Bandwidth cap of each storage request; 0 = none.
     pub storage_bytes_per_sec: u64,
+    /// A storage PUT whose body sends nothing for this long is answered `400 RequestTimeout`
+    /// and its connection closed, as object stores do; `None` = wait for ever.
+    pub storage_idle_timeout: Option<std::time::Duration>,
 }
 
 pub const DEFAULT_API_KEY: &str = "fck_test_emulator";
+pub const DEFAULT_STORAGE_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 pub const DEFAULT_JWT_SECRET: &str = "fluidcloud-emulator-jwt-secret";
 
 impl Default for Config {
@@ -73,6 +77,7 @@ impl Default for Config {
             api_key: DEFAULT_API_KEY.to_string(),
             storage_latency_ms: 0,
             storage_bytes_per_sec: 0,
+            storage_idle_timeout: Some(DEFAULT_STORAGE_IDLE_TIMEOUT),
         }
     }
 }
@@ -92,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("api_key", &"<redacted>")
             .field("storage_latency_ms", &self.storage_latency_ms)
             .field("storage_bytes_per_sec", &self.storage_bytes_per_sec)
+            .field("storage_idle_timeout", &self.storage_idle_timeout)
             .finish()
     }
 }
@@ -137,6 +143,7 @@ impl Emulator {
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let url = format!("http://{}", display_addr(addr));
         let state = Arc::new(state::AppState::open(config.clone(), &data_dir, url.clone())?);
+        uploads::sweep_expired(&state).map_err(StartError::Database)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, api::app(state), stop_rx));
         Ok(EmulatorHandle { url, addr, api_key: config.api_key, data_dir, stop_tx, task, _temp: temp })

@@ -217,7 +217,21 @@ enum ReceiveError {
     /// The client went away or sent a broken body.
     Body,
     TooLong,
+    /// The client sent nothing for the idle timeout.
+    Idle(Duration),
     Io(std::io::Error),
+}
+
+/// The body's next chunk; `None` at its end.
+async fn next_chunk(
+    stream: &mut (impl futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin),
+    idle_timeout: Option<Duration>,
+) -> Result<Option<Bytes>, ReceiveError> {
+    let frame = match idle_timeout {
+        Some(idle) => tokio::time::timeout(idle, stream.next()).await.map_err(|_| ReceiveError::Idle(idle))?,
+        None => stream.next().await,
+    };
+    frame.transpose().map_err(|_| ReceiveError::Body)
 }
 
 /// Chunks a receiver may queue for its writer and for its hasher: enough to overlap the
@@ -285,10 +299,14 @@ async fn receive(
     let mut stream = body.into_data_stream();
     let mut total = 0u64;
     let mut failure = None;
-    while let Some(frame) = stream.next().await {
-        let Ok(chunk) = frame else {
-            failure = Some(ReceiveError::Body);
-            break;
+    loop {
+        let chunk = match next_chunk(&mut stream, state.cfg.storage_idle_timeout).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
         };
         total += chunk.len() as u64;
         if total > limit {
@@ -360,6 +378,13 @@ fn receive_failure(e: ReceiveError, expected: u64) -> Response {
             "IncompleteBody",
             &format!("the body is longer than its Content-Length ({expected})"),
         ),
+        ReceiveError::Idle(idle) => {
+            let message = format!("the body sent nothing for {} s; the connection is closed", idle.as_secs_f64());
+            let mut resp = storage_error(StatusCode::BAD_REQUEST, "RequestTimeout", &message);
+            // The rest of the body will not be read, so the connection cannot carry another request.
+            resp.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+            resp
+        }
         ReceiveError::Io(e) => internal(e),
     }
 }
@@ -408,8 +433,12 @@ async fn receive_small(
     let mut throttle = Throttle::new(state.cfg.storage_bytes_per_sec);
     let mut stream = body.into_data_stream();
     let mut gathered = BytesMut::with_capacity(limit as usize);
-    while let Some(frame) = stream.next().await {
-        let Ok(chunk) = frame else { return (Err(ReceiveError::Body), digest) };
+    loop {
+        let chunk = match next_chunk(&mut stream, state.cfg.storage_idle_timeout).await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => return (Err(e), digest),
+        };
         if (gathered.len() + chunk.len()) as u64 > limit {
             return (Err(ReceiveError::TooLong), digest);
         }

@@ -33,6 +33,34 @@ fn extension(name: &str) -> String {
     }
 }
 
+/// Drops the uploads that expired without being completed (PROTOCOL §7: after 24 h): their
+/// rows, parts and bytes. Runs at start and at each initiate, so that an emulator left running
+/// does not keep abandoned uploads' bytes for ever. One with a PUT under way is left for a
+/// later sweep (its URLs expired long before, so no new PUT can begin).
+pub(crate) fn sweep_expired(state: &AppState) -> rusqlite::Result<()> {
+    let cutoff = iso(state.now() - chrono::Duration::hours(UPLOAD_LIFETIME_HOURS));
+    let conn = state.db();
+    let expired: Vec<String> = conn
+        .prepare_cached("SELECT file_id FROM uploads WHERE completed_body IS NULL AND created_at < ?1")?
+        .query_map([&cutoff], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for file_id in expired {
+        if state.put_activity(&file_id).under_way > 0 {
+            continue;
+        }
+        match std::fs::remove_file(state.upload_path(&file_id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // The row stays, so that a later sweep tries again.
+            Err(_) => continue,
+        }
+        conn.execute("DELETE FROM parts WHERE file_id = ?1", [&file_id])?;
+        conn.execute("DELETE FROM uploads WHERE file_id = ?1", [&file_id])?;
+        state.forget_upload(&file_id);
+    }
+    Ok(())
+}
+
 pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body: Bytes) -> ApiResult<Response> {
     let caller = authorize(&state, &headers, &["files:write"])?;
     let mut input = Input::body(&body)?;
@@ -58,6 +86,7 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
     let size = size as u64;
     let app = caller.app_namespace(app)?;
     require_space(&state, &caller.tenant, &space_id)?;
+    sweep_expired(&state)?;
     let now = state.now();
     let conn = state.db();
     if let Some(folder) = &folder_id {

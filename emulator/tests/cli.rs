@@ -147,6 +147,7 @@ fn help_documents_every_flag() {
     for flag in [
         "--listen", "--data-dir", "--multipart-threshold", "--part-size", "--bytes-limit", "--links-limit",
         "--scan-delay-ms", "--jwt-secret", "--api-key", "--storage-latency-ms", "--storage-bytes-per-sec",
+        "--storage-idle-timeout-secs",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

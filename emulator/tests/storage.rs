@@ -1830,3 +1830,79 @@ async fn puts_broken_off_by_a_stop_leave_nothing_after_a_restart() {
     let Emu { handle, .. } = emu;
     handle.shutdown().await;
 }
+
+/// A PUT whose body stalls is answered `400 RequestTimeout` once the idle timeout passes and
+/// its connection is closed; nothing of it is kept. Both body paths: small bodies (gathered in
+/// memory) and large ones (streamed to disk).
+#[tokio::test]
+async fn a_stalled_put_body_times_out_and_keeps_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idle = std::time::Duration::from_millis(300);
+    let emu = common::start_with(Config { storage_idle_timeout: Some(idle), ..Default::default() }).await;
+    let space = emu.default_space().await;
+    for size in [1_000usize, 300_000] {
+        let ticket = initiate(&emu, &space, "stalled.bin", "application/octet-stream", size).await;
+        assert_eq!(ticket["mode"], "single");
+        let url = reqwest::Url::parse(ticket["upload_url"].as_str().unwrap()).unwrap();
+        let mut conn = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
+        let head = format!(
+            "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n",
+            url.path(),
+            url.query().unwrap(),
+            url.authority()
+        );
+        conn.write_all(head.as_bytes()).await.unwrap();
+        conn.write_all(&[7u8; 100]).await.unwrap();
+
+        let started = std::time::Instant::now();
+        let mut answer = Vec::new();
+        // Ends only when the emulator closes the connection.
+        tokio::time::timeout(std::time::Duration::from_secs(30), conn.read_to_end(&mut answer))
+            .await
+            .expect("the connection was not closed")
+            .unwrap();
+        assert!(started.elapsed() >= idle, "answered before the idle timeout");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "size {size}: {answer}");
+        assert!(answer.contains("<Code>RequestTimeout</Code>"), "size {size}: {answer}");
+
+        let data = vec![7u8; size];
+        let body = complete_body(&ticket, &(Value::Null, Value::Null), "stalled.bin", "application/octet-stream", &data, &space);
+        let detail = expect_detail(emu.post("/uploads/complete", body).await, StatusCode::BAD_REQUEST).await;
+        assert!(detail.contains("nothing was put"), "size {size}: {detail}");
+    }
+}
+
+/// Uploads left uncompleted for over 24 h are dropped with their bytes (by the next initiate),
+/// single and multipart alike; a fresh one is kept.
+#[tokio::test]
+async fn expired_uploads_lose_their_bytes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let emu = common::start_with(persistent(dir.path())).await;
+    let space = emu.default_space().await;
+    let blobs = dir.path().join("blobs");
+    let pending = |ticket: &Value| blobs.join(format!("{}.upload", ticket["file_id"].as_str().unwrap()));
+
+    let data = bytes(1500, 3);
+    let multi = initiate(&emu, &space, "multi.bin", "application/octet-stream", data.len()).await;
+    put_part(&emu, &multi, 1, chunk(&multi, 1, &data)).await;
+    let single = initiate(&emu, &space, "single.bin", "application/octet-stream", 100).await;
+    expect_status(put_single(&emu, &single, "application/octet-stream", &data[..100]).await, StatusCode::OK).await;
+    assert!(pending(&multi).exists() && pending(&single).exists());
+
+    emu.advance_clock(23 * 3600).await;
+    let fresh = initiate(&emu, &space, "fresh.bin", "application/octet-stream", 100).await;
+    expect_status(put_single(&emu, &fresh, "application/octet-stream", &data[..100]).await, StatusCode::OK).await;
+    assert!(pending(&multi).exists() && pending(&single).exists(), "swept before 24 h");
+
+    emu.advance_clock(2 * 3600).await;
+    initiate(&emu, &space, "trigger.bin", "application/octet-stream", 1).await;
+    assert!(!pending(&multi).exists(), "multipart bytes kept");
+    assert!(!pending(&single).exists(), "single bytes kept");
+    assert!(pending(&fresh).exists(), "a 2 h old upload was swept");
+    let upload = (Value::Null, Value::Null);
+    let body = complete_body(&single, &upload, "single.bin", "application/octet-stream", &data[..100], &space);
+    expect_detail(emu.post("/uploads/complete", body).await, StatusCode::NOT_FOUND).await;
+    let body = complete_body(&fresh, &upload, "fresh.bin", "application/octet-stream", &data[..100], &space);
+    expect_status(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
+}
