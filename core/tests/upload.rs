@@ -794,3 +794,29 @@ async fn a_refused_storage_put_is_an_api_error_whatever_its_status() {
         assert!(emu.faults_left().await.is_empty());
     }
 }
+
+/// Hashing holds a blocking thread only while it has bytes to hash: more downloads at once
+/// than the runtime has blocking threads all finish (each used to keep one for its whole
+/// life, so that their file writes waited for a thread for ever).
+#[test]
+fn more_downloads_at_once_than_blocking_threads_all_finish() {
+    let emulator_runtime = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_runtime.block_on(start());
+    let client_runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).max_blocking_threads(4).enable_all().build().unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    let bytes = data(300_000, 11);
+    client_runtime.block_on(async {
+        let client = emu.client();
+        let space = emu.default_space().await;
+        let file = client.files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(space)).await.unwrap();
+        let downloads = (0..16).map(|i| client.files().download(&file.id, dir.path().join(format!("{i}.bin")), DownloadOptions::default()));
+        tokio::time::timeout(Duration::from_secs(60), futures_util::future::try_join_all(downloads))
+            .await
+            .expect("the downloads did not finish")
+            .unwrap();
+    });
+    for i in 0..16 {
+        assert_eq!(std::fs::read(dir.path().join(format!("{i}.bin"))).unwrap(), bytes, "download {i}");
+    }
+}
