@@ -218,7 +218,10 @@ export declare class FluidCloud {
   readonly baseUrl: string;
   exchangeServiceToken(userJwt: string, app: string, options?: DelegationOptions): Promise<DelegatedToken>;
   asUser(userJwt: string, app: string, options?: DelegationOptions): Promise<FluidCloud>;
-  /** Releases the client; later calls reject with an `InvalidInputError`. */
+  /**
+   * Releases the client now: its idle connections close (once no client from `asUser` shares
+   * them); calls in flight finish, later calls reject with an `InvalidInputError`.
+   */
   close(): void;
 }
 export default FluidCloud;

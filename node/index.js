@@ -557,8 +557,12 @@ class FluidCloud {
     return new FluidCloud(new NativeHolder(opened));
   }
 
-  /** Releases this client; calls made afterwards fail with InvalidInputError. */
+  /**
+   * Releases this client now: its idle connections close (once no client from `asUser` shares
+   * them); calls in flight finish, and calls made afterwards fail with InvalidInputError.
+   */
   close() {
+    this[NATIVE]?.close();
     this[NATIVE] = null;
   }
 

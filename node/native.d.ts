@@ -20,9 +20,19 @@ export declare class CallHandle {
   fail(message: string): void
 }
 
+/**
+ * Holds a core client until `close()` drops it, and with it (once no call in flight and no
+ * client from `asUser` shares them) its pooled connections.
+ */
 export declare class NativeClient {
   /** The API origin this client talks to. */
   get baseUrl(): string
+  /**
+   * Drops the core client: its idle pooled connections close now (unless a client from
+   * `asUser` shares them); calls in flight finish, later ones resolve with the `closed`
+   * error envelope.
+   */
+  close(): void
   /**
    * Runs `op` with `args` (a JSON object) on the runtime; resolves with the envelope.
    * `data` is the Buffer of a bytes upload (copied before `call` returns), `handle` cancels

@@ -268,9 +268,24 @@ pub struct ClientConfig {
     pub allow_insecure_http: Option<bool>,
 }
 
+/// Holds a core client until `close()` drops it, and with it (once no call in flight and no
+/// client from `asUser` shares them) its pooled connections.
 #[napi]
 pub struct NativeClient {
-    inner: fluidcloud::Client,
+    inner: Mutex<Option<fluidcloud::Client>>,
+    base_url: String,
+}
+
+impl NativeClient {
+    fn new(inner: fluidcloud::Client) -> Self {
+        NativeClient { base_url: inner.base_url().to_string(), inner: Mutex::new(Some(inner)) }
+    }
+
+    /// The core client for one call (a clone: a call in flight outlives `close()`), or the
+    /// `closed` error envelope of `op`.
+    fn client(&self, op: &str) -> std::result::Result<fluidcloud::Client, String> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or_else(|| invalid(op, "the client is closed"))
+    }
 }
 
 /// Builds a client, or returns an error envelope (JSON text) saying why not.
@@ -297,7 +312,7 @@ pub fn open_client(config: ClientConfig) -> Either<NativeClient, String> {
     }
     options.allow_insecure_http = config.allow_insecure_http.unwrap_or(false);
     match fluidcloud::Client::new(options) {
-        Ok(inner) => Either::A(NativeClient { inner }),
+        Ok(inner) => Either::A(NativeClient::new(inner)),
         Err(e) => Either::B(error_envelope(&e)),
     }
 }
@@ -307,7 +322,15 @@ impl NativeClient {
     /// The API origin this client talks to.
     #[napi(getter)]
     pub fn base_url(&self) -> String {
-        self.inner.base_url().to_string()
+        self.base_url.clone()
+    }
+
+    /// Drops the core client: its idle pooled connections close now (unless a client from
+    /// `asUser` shares them); calls in flight finish, later ones resolve with the `closed`
+    /// error envelope.
+    #[napi]
+    pub fn close(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// Runs `op` with `args` (a JSON object) on the runtime; resolves with the envelope.
@@ -337,12 +360,11 @@ impl NativeClient {
             progress: progress.clone(),
             cancel: handle.map(|h| h.cancel.clone()).unwrap_or_default(),
         };
-        let parsed = parse_op(&op, &args, &mut extras);
+        let parsed = self.client(&op).and_then(|client| Ok((client, parse_op(&op, &args, &mut extras)?)));
         drop(extras);
-        let client = self.inner.clone();
         env.spawn_future(async move {
-            let op = match parsed {
-                Ok(op) => op,
+            let (client, op) = match parsed {
+                Ok(parsed) => parsed,
                 Err(envelope) => return Ok(envelope),
             };
             let result = execute(client, op).await;
@@ -364,15 +386,19 @@ impl NativeClient {
         job_id: Option<String>,
         ttl_seconds: Option<f64>,
     ) -> Result<PromiseRaw<'env, Either<NativeClient, String>>> {
-        let client = self.inner.clone();
+        let client = self.client("as_user");
         env.spawn_future(async move {
+            let client = match client {
+                Ok(client) => client,
+                Err(envelope) => return Ok(Either::B(envelope)),
+            };
             let ttl = match ttl_seconds {
                 None => None,
                 Some(t) if t.is_finite() && t >= 0.0 && t.fract() == 0.0 => Some(t as u64),
                 Some(_) => return Ok(Either::B(invalid("as_user", "ttlSeconds must be a non-negative integer"))),
             };
             Ok(match client.as_user(&user_jwt, &app, job_id.as_deref(), ttl).await {
-                Ok(inner) => Either::A(NativeClient { inner }),
+                Ok(inner) => Either::A(NativeClient::new(inner)),
                 Err(e) => Either::B(error_envelope(&e)),
             })
         })
