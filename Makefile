@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test build rust-test compat-test py-test c-test node-test
+.PHONY: test build rust-test compat-test py-test c-test node-test e2e-test
 
-test: build rust-test compat-test py-test c-test node-test
+test: build rust-test compat-test py-test c-test node-test e2e-test
 
 # The workspace is built once (debug); every later step reuses these binaries.
 build:
@@ -28,3 +28,7 @@ c-test: build
 # The Node package: npm ci, the addon build, native.d.ts freshness, tsc, node --test, a packed install.
 node-test: build
 	bash node/run_tests.sh
+
+# Every language's quickstart (examples/) against the emulator, and files crossing languages.
+e2e-test: build py-test node-test
+	bash tests/e2e/run.sh
