@@ -143,6 +143,7 @@ impl Emulator {
             .map_err(|source| StartError::Listen { addr: config.listen, source })?;
         let url = format!("http://{}", display_addr(addr));
         let state = Arc::new(state::AppState::open(config.clone(), &data_dir, url.clone())?);
+        uploads::repair_interrupted_completes(&state).map_err(StartError::Database)?;
         uploads::sweep_expired(&state).map_err(StartError::Database)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, api::app(state), stop_rx));

@@ -1906,3 +1906,29 @@ async fn expired_uploads_lose_their_bytes() {
     let body = complete_body(&fresh, &upload, "fresh.bin", "application/octet-stream", &data[..100], &space);
     expect_status(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
 }
+
+/// A complete stopped between moving the bytes into place and committing (SIGKILL) leaves the
+/// upload pending with its bytes at the file's place: after a restart, the same complete
+/// succeeds and the file serves its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_complete_cut_off_before_its_commit_can_be_repeated_after_a_restart() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let emu = common::start_with(persistent(dir.path())).await;
+    let space = emu.default_space().await;
+    let data = bytes(1500, 9);
+    let ticket = initiate(&emu, &space, "cut.bin", "application/octet-stream", data.len()).await;
+    let parts = put_all_parts(&emu, &ticket, &data).await;
+    let Emu { handle, .. } = emu;
+    handle.shutdown().await;
+    // What the stop left: the bytes renamed to the file's place, the transaction not committed.
+    let blobs = dir.path().join("blobs");
+    let id = ticket["file_id"].as_str().unwrap();
+    std::fs::rename(blobs.join(format!("{id}.upload")), blobs.join(id)).unwrap();
+
+    let emu = common::start_with(persistent(dir.path())).await;
+    let upload = (ticket["upload_id"].clone(), Value::Array(parts));
+    let body = complete_body(&ticket, &upload, "cut.bin", "application/octet-stream", &data, &space);
+    let file = expect_json(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
+    assert_eq!(file["sha256"], sha256_hex(&data));
+    assert_eq!(std::fs::read(blobs.join(id)).unwrap(), data);
+}
