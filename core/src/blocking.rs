@@ -1,6 +1,6 @@
 //! A blocking facade for the C and Python layers: short calls run on the calling thread,
-//! which drives the SDK's shared single-threaded runtime while it waits; transfers run on the
-//! shared multi-threaded one. Safe from many threads at once, from inside another async
+//! which drives its client's single-threaded runtime while it waits; transfers run on the
+//! SDK's shared multi-threaded one. Safe from many threads at once, from inside another async
 //! runtime, and in the child after `fork()`, where it builds fresh runtimes and fresh
 //! connections instead of touching the parent's.
 
@@ -27,41 +27,76 @@ pub enum Lane {
     Transfer,
 }
 
-/// The process's runtimes, and the process that started them.
-struct Runtimes {
+/// The process's transfer runtime, and the process that started it.
+struct Transfers {
     pid: u32,
-    /// Has no thread of its own: whoever waits for a call drives it (`block_on`).
-    call: Arc<Runtime>,
-    transfer: Arc<Runtime>,
+    runtime: Arc<Runtime>,
 }
 
-static RUNTIMES: Mutex<Option<Runtimes>> = Mutex::new(None);
+static TRANSFERS: Mutex<Option<Transfers>> = Mutex::new(None);
 
-fn start_runtimes(pid: u32) -> std::io::Result<Runtimes> {
-    let call = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let transfer = tokio::runtime::Builder::new_multi_thread().enable_all().thread_name("fluidcloud").build()?;
-    Ok(Runtimes { pid, call: Arc::new(call), transfer: Arc::new(transfer) })
+fn runtime_error(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Io, "runtime", format!("cannot start the SDK's runtime: {e}"))
 }
 
-/// The runtime of `lane`, started anew in a forked child: the parent's threads do not exist
+/// The transfer runtime, started anew in a forked child: the parent's threads do not exist
 /// there.
-fn runtime(lane: Lane) -> Result<Arc<Runtime>> {
+fn transfer_runtime() -> Result<Arc<Runtime>> {
     let pid = std::process::id();
-    let mut slot = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
+    let mut slot = TRANSFERS.lock().unwrap_or_else(|p| p.into_inner());
     if slot.as_ref().is_some_and(|r| r.pid != pid) {
-        // Dropping the parent's runtimes would wait on threads that never answer: leak them.
+        // Dropping the parent's runtime would wait on threads that never answer: leak it.
         std::mem::forget(slot.take());
     }
     if slot.is_none() {
-        let started = start_runtimes(pid)
-            .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start the SDK's runtime: {e}")))?;
-        *slot = Some(started);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("fluidcloud")
+            .build()
+            .map_err(runtime_error)?;
+        *slot = Some(Transfers { pid, runtime: Arc::new(runtime) });
     }
-    let runtimes = slot.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "runtime", "no runtime"))?;
-    Ok(match lane {
-        Lane::Call => runtimes.call.clone(),
-        Lane::Transfer => runtimes.transfer.clone(),
-    })
+    let transfers = slot.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "runtime", "no runtime"))?;
+    Ok(transfers.runtime.clone())
+}
+
+/// The runtime of one client's short calls, shared with the clients `with_credential` makes
+/// from it (they share its connections). It has no thread of its own: whoever waits for a
+/// call drives it (`block_on`). Its pooled connections are tasks on it, which notice that
+/// their client is gone only when someone drives it again: for a dropped client, maybe
+/// never. So the last holder (a client, or a call that outlived it) shuts it down, which
+/// closes them before its `drop` returns.
+struct CallRuntime {
+    pid: u32,
+    /// `None` only once dropped.
+    runtime: Option<Runtime>,
+}
+
+impl CallRuntime {
+    fn start(pid: u32) -> Result<Arc<CallRuntime>> {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(runtime_error)?;
+        Ok(Arc::new(CallRuntime { pid, runtime: Some(runtime) }))
+    }
+
+    fn get(&self) -> Result<&Runtime> {
+        self.runtime.as_ref().ok_or_else(|| Error::new(ErrorKind::Internal, "runtime", "the client's runtime is shut down"))
+    }
+}
+
+impl Drop for CallRuntime {
+    fn drop(&mut self) {
+        let Some(runtime) = self.runtime.take() else { return };
+        if self.pid != std::process::id() {
+            // A forked child's copy of the parent's runtime: its sockets are the parent's.
+            std::mem::forget(runtime);
+            return;
+        }
+        // Drops every task here and now, closing their sockets; nobody is inside `block_on`,
+        // as each holds this `Arc`. In the background: it does not wait for the threads of
+        // its blocking pool (a DNS lookup may take seconds), so it neither blocks nor panics
+        // when dropped from async code, where waiting for threads is forbidden.
+        runtime.shutdown_background();
+    }
 }
 
 /// The async clients of one process, one per lane: a connection belongs to the runtime that
@@ -70,6 +105,9 @@ struct Clients {
     pid: u32,
     call: crate::Client,
     transfer: crate::Client,
+    /// After `call` (fields drop in order): its pool goes first, then the tasks of its
+    /// connections with the runtime.
+    call_runtime: Arc<CallRuntime>,
 }
 
 /// The blocking client. Clones share the async clients and their connections.
@@ -89,13 +127,31 @@ impl std::fmt::Debug for Client {
 impl Client {
     pub fn new(options: ClientOptions) -> Result<Client> {
         let call = crate::Client::new(options.clone())?;
-        Client::wrap(options, call)
+        Client::wrap(options, call, CallRuntime::start(std::process::id())?)
     }
 
-    fn wrap(options: ClientOptions, call: crate::Client) -> Result<Client> {
+    fn wrap(options: ClientOptions, call: crate::Client, call_runtime: Arc<CallRuntime>) -> Result<Client> {
         let transfer = crate::Client::new(options.clone())?;
-        let clients = Clients { pid: std::process::id(), call, transfer };
+        let clients = Clients { pid: std::process::id(), call, transfer, call_runtime };
         Ok(Client { options, current: Arc::new(Mutex::new(clients)) })
+    }
+
+    /// This process's clients: after `fork()`, new ones with their own connections and runtime.
+    fn current(&self) -> Result<std::sync::MutexGuard<'_, Clients>> {
+        let pid = std::process::id();
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.pid != pid {
+            let fresh = Clients {
+                pid,
+                call: crate::Client::new(self.options.clone())?,
+                transfer: crate::Client::new(self.options.clone())?,
+                call_runtime: CallRuntime::start(pid)?,
+            };
+            let inherited = std::mem::replace(&mut *current, fresh);
+            // Its pooled sockets are the parent's; its tasks lived on the parent's runtimes.
+            std::mem::forget(inherited);
+        }
+        Ok(current)
     }
 
     /// The async client for short calls in this process: after `fork()`, a new one with its
@@ -105,18 +161,7 @@ impl Client {
     }
 
     pub fn async_client_for(&self, lane: Lane) -> Result<crate::Client> {
-        let pid = std::process::id();
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if current.pid != pid {
-            let fresh = Clients {
-                pid,
-                call: crate::Client::new(self.options.clone())?,
-                transfer: crate::Client::new(self.options.clone())?,
-            };
-            let inherited = std::mem::replace(&mut *current, fresh);
-            // Its pooled sockets are the parent's; its tasks lived on the parent's runtimes.
-            std::mem::forget(inherited);
-        }
+        let current = self.current()?;
         Ok(match lane {
             Lane::Call => current.call.clone(),
             Lane::Transfer => current.transfer.clone(),
@@ -143,28 +188,40 @@ impl Client {
         Fut: Future<Output = Result<T>> + Send + 'static,
         T: Send + 'static,
     {
-        let call = guarded(f(self.async_client_for(lane)?));
-        let runtime = runtime(lane)?;
+        let (client, call_runtime) = {
+            let current = self.current()?;
+            let client = match lane {
+                Lane::Call => current.call.clone(),
+                Lane::Transfer => current.transfer.clone(),
+            };
+            (client, current.call_runtime.clone())
+        };
+        // Outside the lock: `f` is the caller's code, which may use this client.
+        let call = guarded(f(client));
         // A thread that drives another runtime (a progress callback on the transfer lane's
         // threads, say) cannot also drive ours: a thread of its own does, so that the call
         // never waits for a thread that is waiting for it.
-        let inside_a_runtime = Handle::try_current().is_ok();
-        if lane == Lane::Call && !inside_a_runtime {
-            return Ok(Pending { waiting: Waiting::Here(Local { runtime, call: Some(Box::pin(call)) }) });
+        if lane == Lane::Call && Handle::try_current().is_err() {
+            return Ok(Pending { waiting: Waiting::Here(Local { runtime: call_runtime, call: Some(Box::pin(call)) }) });
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let task = runtime.spawn(async move {
+        let send = async move {
             let _ = tx.send(call.await);
-        });
-        let abort = task.abort_handle();
-        if lane == Lane::Call {
-            std::thread::Builder::new()
-                .name("fluidcloud-call".into())
-                .spawn(move || {
-                    let _ = runtime.block_on(task);
-                })
-                .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start a thread for the call: {e}")))?;
+        };
+        if lane == Lane::Transfer {
+            let task = transfer_runtime()?.spawn(send);
+            return Ok(Pending { waiting: Waiting::There { rx, abort: task.abort_handle() } });
         }
+        let task = call_runtime.get()?.spawn(send);
+        let abort = task.abort_handle();
+        std::thread::Builder::new()
+            .name("fluidcloud-call".into())
+            .spawn(move || {
+                if let Ok(runtime) = call_runtime.get() {
+                    let _ = runtime.block_on(task);
+                }
+            })
+            .map_err(|e| Error::new(ErrorKind::Io, "runtime", format!("cannot start a thread for the call: {e}")))?;
         Ok(Pending { waiting: Waiting::There { rx, abort } })
     }
 
@@ -179,15 +236,19 @@ impl Client {
         D: FnOnce(Result<T>) + Send + 'static,
     {
         let call = guarded(f(self.async_client_for(Lane::Transfer)?));
-        let task = runtime(Lane::Transfer)?.spawn(async move { done(call.await) });
+        let task = transfer_runtime()?.spawn(async move { done(call.await) });
         Ok(task.abort_handle())
     }
 
     /// The same options and connections, acting with another credential (a delegated token).
     pub fn with_credential(&self, credential: String) -> Result<Client> {
-        let user = self.async_client_for(Lane::Call)?.with_credential(credential)?;
+        // The call lane's connections are shared, and so is the runtime their tasks live on.
+        let (user, call_runtime) = {
+            let current = self.current()?;
+            (current.call.with_credential(credential)?, current.call_runtime.clone())
+        };
         let token = user.inner.http.credential().to_string();
-        Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user)
+        Client::wrap(ClientOptions { api_key: Some(token), ..self.options.clone() }, user, call_runtime)
     }
 
     pub fn exchange_service_token(&self, user_jwt: &str, app: &str, job_id: Option<&str>, ttl_seconds: Option<u64>) -> Result<DelegatedToken> {
@@ -256,7 +317,7 @@ enum Waiting<T> {
 type Call<T> = std::pin::Pin<Box<dyn Future<Output = Result<T>> + Send>>;
 
 struct Local<T> {
-    runtime: Arc<Runtime>,
+    runtime: Arc<CallRuntime>,
     /// `None` once it has finished.
     call: Option<Call<T>>,
 }
@@ -285,9 +346,13 @@ impl<T: Send> Local<T> {
 impl<T> Local<T> {
     fn drive_here(&mut self, timeout: Option<std::time::Duration>) -> Option<Result<T>> {
         let Some(call) = self.call.as_mut() else { return Some(Err(stopped())) };
+        let runtime = match self.runtime.get() {
+            Ok(runtime) => runtime,
+            Err(e) => return Some(Err(e)),
+        };
         let outcome = match timeout {
-            None => Some(self.runtime.block_on(call)),
-            Some(limit) => self.runtime.block_on(async { tokio::time::timeout(limit, call).await.ok() }),
+            None => Some(runtime.block_on(call)),
+            Some(limit) => runtime.block_on(async { tokio::time::timeout(limit, call).await.ok() }),
         };
         if outcome.is_some() {
             self.call = None;
@@ -298,8 +363,9 @@ impl<T> Local<T> {
 
 impl<T> Drop for Local<T> {
     fn drop(&mut self) {
-        // Its timers and sockets deregister from the runtime they belong to.
-        let _inside = self.runtime.enter();
+        // Its timers and sockets deregister from the runtime they belong to. If this holds the
+        // last reference to the runtime, that goes next, closing the connections.
+        let _inside = self.runtime.get().map(Runtime::enter);
         self.call = None;
     }
 }

@@ -222,3 +222,137 @@ fn a_short_call_prepared_outside_a_runtime_can_be_waited_for_inside_one() {
     assert!(quota.expect("within the time").is_ok());
     emulator_rt.block_on(emu.shutdown());
 }
+
+/// A TCP proxy in front of the emulator that tells when a client opens a connection and
+/// when the client closes it (its side reads EOF or fails), whatever the server does.
+struct ConnectionWatch {
+    url: String,
+    events: std::sync::mpsc::Receiver<bool>,
+    open: usize,
+}
+
+impl ConnectionWatch {
+    fn new(emu: &TestEmu) -> ConnectionWatch {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let upstream: std::net::SocketAddr = emu.url().trim_start_matches("http://").parse().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, events) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { return };
+                let Ok(server) = TcpStream::connect(upstream) else { return };
+                // Sent before any byte is forwarded, so before the client's call returns.
+                let _ = tx.send(true);
+                let (mut from_client, mut to_server) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                let closed = tx.clone();
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_client, &mut to_server);
+                    let _ = to_server.shutdown(Shutdown::Write);
+                    let _ = closed.send(false);
+                });
+                let (mut from_server, mut to_client) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from_server, &mut to_client);
+                    // Half-closed only: the client's socket stays open until the client closes it.
+                    let _ = to_client.shutdown(Shutdown::Write);
+                });
+            }
+        });
+        ConnectionWatch { url, events, open: 0 }
+    }
+
+    fn options(&self, emu: &TestEmu) -> fluidcloud::ClientOptions {
+        emu.options().base_url(&self.url)
+    }
+
+    /// How many connections clients hold open through the proxy now.
+    fn open_now(&mut self) -> usize {
+        for opened in self.events.try_iter() {
+            if opened { self.open += 1 } else { self.open -= 1 }
+        }
+        self.open
+    }
+
+    /// Whether every connection is closed within 10 s (generous: it should be at once).
+    fn all_closed(&mut self) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.open_now() > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(opened) => if opened { self.open += 1 } else { self.open -= 1 },
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+}
+
+/// The call lane's pooled connections live on a runtime only callers drive: dropping the
+/// last clone of a client must close them itself, not leave them to the next call.
+#[test]
+fn dropping_the_client_closes_its_connections() {
+    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_rt.block_on(start());
+    let mut watch = ConnectionWatch::new(&emu);
+
+    let client = blocking::Client::new(watch.options(&emu)).unwrap();
+    let copy = client.clone();
+    assert_eq!(client.spaces().list().unwrap().len(), 1);
+    assert_eq!(watch.open_now(), 1, "the call's connection stays pooled");
+    drop(client);
+    assert_eq!(copy.quota().usage().map(|_| watch.open_now()).unwrap(), 1, "a clone left keeps the connection");
+    drop(copy);
+    assert!(watch.all_closed(), "{} connection(s) of a dropped client still open", watch.open);
+    emulator_rt.block_on(emu.shutdown());
+}
+
+/// Dropped from async code (a user's `#[tokio::main]`), where blocking on a runtime panics.
+#[test]
+fn dropping_the_client_inside_a_runtime_closes_its_connections() {
+    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_rt.block_on(start());
+    let mut watch = ConnectionWatch::new(&emu);
+
+    let client = blocking::Client::new(watch.options(&emu)).unwrap();
+    client.spaces().list().unwrap();
+    let caller_rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    caller_rt.block_on(async move { drop(client) });
+    assert!(watch.all_closed(), "dropped on a current-thread runtime: {} still open", watch.open);
+
+    let client = blocking::Client::new(watch.options(&emu)).unwrap();
+    client.spaces().list().unwrap();
+    let worker_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    worker_rt.block_on(async move { tokio::spawn(async move { drop(client) }).await }).unwrap();
+    assert!(watch.all_closed(), "dropped on a runtime's worker: {} still open", watch.open);
+    emulator_rt.block_on(emu.shutdown());
+}
+
+/// Dropped while this thread drives a short call: another client's, or its own.
+#[test]
+fn dropping_the_client_during_a_call_closes_its_connections() {
+    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_rt.block_on(start());
+    let mut watch = ConnectionWatch::new(&emu);
+    let other = blocking_client(&emu);
+
+    let client = blocking::Client::new(watch.options(&emu)).unwrap();
+    client.spaces().list().unwrap();
+    other.run(move |c| async move { drop(client); c.quota().usage().await }).unwrap();
+    assert!(watch.all_closed(), "dropped during another client's call: {} still open", watch.open);
+
+    // The last clone goes while its own call runs: the connections close once the call is done.
+    let client = blocking::Client::new(watch.options(&emu)).unwrap();
+    let last = client.clone();
+    let pending = client
+        .spawn_on(blocking::Lane::Call, move |c| async move {
+            let spaces = c.spaces().list().await;
+            drop(last);
+            spaces
+        })
+        .unwrap();
+    drop(client);
+    assert_eq!(pending.wait().unwrap().len(), 1);
+    assert!(watch.all_closed(), "dropped during its own call: {} still open", watch.open);
+    emulator_rt.block_on(emu.shutdown());
+}
