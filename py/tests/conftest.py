@@ -9,7 +9,7 @@ from typing import Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "support"))
-from emulator_proc import Emulator, start_emulator, stop_emulator  # noqa: E402
+from emulator_proc import Emulator, emulator_fixtures  # noqa: E402
 
 import fluidcloud  # noqa: E402
 
@@ -17,21 +17,7 @@ import fluidcloud  # noqa: E402
 DEFAULT_FLAGS = ["--multipart-threshold", "64KiB", "--part-size", "16KiB"]
 
 
-@pytest.fixture(scope="module")
-def emulator(request) -> Iterator[Emulator]:
-    flags = list(getattr(request.module, "EMULATOR_FLAGS", DEFAULT_FLAGS))
-    emu = start_emulator(flags)
-    try:
-        yield emu
-    finally:
-        stop_emulator(emu)
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    """The module's emulator, reset to its first state."""
-    emulator.reset()
-    return emulator
+emulator, emu = emulator_fixtures(DEFAULT_FLAGS)
 
 
 @pytest.fixture

@@ -14,30 +14,10 @@ import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
-from emulator_proc import HTTP_TIMEOUT_S, Emulator, start_emulator, stop_emulator  # noqa: E402
+from emulator_proc import HTTP_TIMEOUT_S, emulator_fixtures  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def emulator(request) -> Iterator[Emulator]:
-    """One emulator process per test module, started with the module's EMULATOR_FLAGS."""
-    flags = list(getattr(request.module, "EMULATOR_FLAGS", []))
-    emu = start_emulator(flags)
-    try:
-        yield emu
-    finally:
-        stop_emulator(emu)
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    """The module's emulator, reset to a clean state (default tenant, key and space)."""
-    if emulator.proc.poll() is not None:
-        pytest.fail(
-            f"emulator exited (status {emulator.proc.returncode}); stderr:\n{emulator.stderr()}",
-            pytrace=False,
-        )
-    emulator.reset()
-    return emulator
+emulator, emu = emulator_fixtures()
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "support"))
-from emulator_proc import Emulator, start_emulator, stop_emulator  # noqa: E402
+from emulator_proc import Emulator  # noqa: E402
 
 import fluidcloud  # noqa: E402  (our package, from target/py-venv)
 
@@ -25,20 +25,8 @@ HELLO = b"Hello from FluidCloud!\n"
 RUN_TIMEOUT_S = 120
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Emulator]:
-    # Multipart from 64 KiB, so the cross-language files below go through parts too.
-    emu = start_emulator(["--multipart-threshold", "64KiB", "--part-size", "16KiB"])
-    try:
-        yield emu
-    finally:
-        stop_emulator(emu)
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Emulator:
-    emulator.reset()
-    return emulator
+# Multipart from 64 KiB, so the cross-language files below go through parts too.
+EMULATOR_FLAGS = ["--multipart-threshold", "64KiB", "--part-size", "16KiB"]
 
 
 @pytest.fixture(scope="module")

@@ -185,3 +185,33 @@ def stop_emulator(emu: Emulator) -> None:
         os.unlink(emu.stderr_path)
     except OSError:
         pass
+
+
+def emulator_fixtures(default_flags: Sequence[str] = ()):
+    """The `emulator` and `emu` fixtures, for a conftest: `emulator, emu = emulator_fixtures()`.
+
+    `emulator` is one process per test module, started with the module's `EMULATOR_FLAGS`
+    (else `default_flags`); `emu` is that emulator reset to its first state (default tenant,
+    key and space) for each test.
+    """
+
+    @pytest.fixture(scope="module")
+    def emulator(request) -> Iterator[Emulator]:
+        flags = list(getattr(request.module, "EMULATOR_FLAGS", default_flags))
+        emu = start_emulator(flags)
+        try:
+            yield emu
+        finally:
+            stop_emulator(emu)
+
+    @pytest.fixture
+    def emu(emulator: Emulator) -> Emulator:
+        if emulator.proc.poll() is not None:
+            pytest.fail(
+                f"emulator exited (status {emulator.proc.returncode}); stderr:\n{emulator.stderr()}",
+                pytrace=False,
+            )
+        emulator.reset()
+        return emulator
+
+    return emulator, emu
