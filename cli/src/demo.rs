@@ -29,13 +29,14 @@ struct Report {
     quota: Quota,
 }
 
-pub async fn demo(api_key: Option<String>, base_url: Option<String>, json: bool, cancel: &CancellationToken) -> CliResult<()> {
-    let configured = api_key.is_some() || std::env::var(ENV_API_KEY).map(|k| !k.trim().is_empty()).unwrap_or(false);
+/// `options` are the command line's (key, base URL, `--allow-insecure-http`).
+pub async fn demo(options: ClientOptions, json: bool, cancel: &CancellationToken) -> CliResult<()> {
+    let configured = options.api_key.is_some() || std::env::var(ENV_API_KEY).map(|k| !k.trim().is_empty()).unwrap_or(false);
     if configured {
-        let client = Client::new(ClientOptions { api_key, base_url, ..ClientOptions::default() })?;
+        let client = Client::new(options)?;
         return run(&client, false, Proxy::System, json, cancel).await;
     }
-    if base_url.is_some() || std::env::var(fluidcloud::ENV_BASE_URL).map(|u| !u.trim().is_empty()).unwrap_or(false) {
+    if options.base_url.is_some() || std::env::var(fluidcloud::ENV_BASE_URL).map(|u| !u.trim().is_empty()).unwrap_or(false) {
         crate::output::note("no API key configured: the demo ignores the base URL and runs an embedded emulator");
     }
     // Small parts, so that even the sample image goes up as a multipart upload, parts in

@@ -107,7 +107,7 @@ async fn run(cli: Cli) -> CliResult<()> {
 
 async fn dispatch(options: ClientOptions, json: bool, command: Command, cancel: &CancellationToken) -> CliResult<()> {
     if let Command::Demo = command {
-        return demo::demo(options.api_key, options.base_url, json, cancel).await;
+        return demo::demo(options, json, cancel).await;
     }
     let client = Client::new(options)?;
     let ctx = Ctx { client, json };

@@ -93,15 +93,18 @@ fn non_utf8_arguments_are_usage_errors_not_panics() {
 fn plain_http_beyond_loopback_needs_allow_insecure_http() {
     // Not a loopback address to the SDK's check, yet it leads back here: port 1 refuses.
     let elsewhere = "http://[::ffff:127.0.0.1]:1";
-    let run = |extra: &[&str]| {
-        let mut cmd = fluidcloud();
-        cmd.env("FLUIDCLOUD_API_KEY", SECRET_KEY).args(["--base-url", elsewhere]).args(extra).args(["spaces", "ls"]);
-        Out::from(cmd.output().expect("runs"))
-    };
-    let out = run(&[]).fails(2);
-    assert!(out.stderr.contains("plain http"), "{}", out.stderr);
-    let out = run(&["--allow-insecure-http"]).fails(8);
-    assert!(!out.stderr.contains("plain http") && !out.stderr.contains(SECRET_KEY), "{}", out.stderr);
+    // `demo` against a configured service takes the flag too (JSON: its text starts at once).
+    for command in [&["spaces", "ls"][..], &["demo", "--json"][..]] {
+        let run = |extra: &[&str]| {
+            let mut cmd = fluidcloud();
+            cmd.env("FLUIDCLOUD_API_KEY", SECRET_KEY).args(["--base-url", elsewhere]).args(extra).args(command);
+            Out::from(cmd.output().expect("runs"))
+        };
+        let out = run(&[]).fails(2);
+        assert!(out.stderr.contains("plain http"), "{command:?}: {}", out.stderr);
+        let out = run(&["--allow-insecure-http"]).fails(8);
+        assert!(!out.stderr.contains("plain http") && !out.stderr.contains(SECRET_KEY), "{command:?}: {}", out.stderr);
+    }
 }
 
 #[test]
