@@ -25,6 +25,10 @@ pub(crate) struct Conn(Arc<ConnState>);
 struct ConnState {
     killed: AtomicBool,
     low_water: AtomicUsize,
+    /// The connection's task while its read waits for the socket. A new mark takes effect
+    /// only at its next read, and a raised mark keeps it from being woken: lowering the mark
+    /// wakes it, so that bytes already in below the old mark are read now.
+    reader: futures_util::task::AtomicWaker,
 }
 
 impl Conn {
@@ -40,10 +44,14 @@ impl Conn {
     /// peer stops sending): one large read instead of dozens of small ones. Only for bytes
     /// that are sure to come, such as the rest of a body with a known length: the kernel does
     /// not wake the reader for less. Linux only, where lowering the mark re-checks readiness
-    /// (elsewhere that is not promised, and a body's tail could wait forever).
+    /// (elsewhere that is not promised, and a body's tail could wait forever). Lowering it
+    /// takes effect at once, even for a reader already waiting.
     pub(crate) fn set_receive_low_water(&self, bytes: usize) {
         if cfg!(target_os = "linux") {
-            self.0.low_water.store(bytes.max(1), Ordering::SeqCst);
+            let before = self.0.low_water.swap(bytes.max(1), Ordering::SeqCst);
+            if bytes.max(1) < before {
+                self.0.reader.wake();
+            }
         }
     }
 
@@ -130,14 +138,25 @@ impl AsyncRead for ConnStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         self.check()?;
         let this = self.get_mut();
-        let wanted = this.conn.receive_low_water();
-        if wanted != this.low_water {
-            // Linux re-checks readiness when the mark changes, so lowering it cannot strand
-            // bytes that already arrived.
-            set_receive_low_water(&this.inner, wanted)?;
-            this.low_water = wanted;
+        loop {
+            let wanted = this.conn.receive_low_water();
+            if wanted != this.low_water {
+                // Linux re-checks readiness when the mark changes, so lowering it cannot strand
+                // bytes that already arrived.
+                set_receive_low_water(&this.inner, wanted)?;
+                this.low_water = wanted;
+            }
+            let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+            if polled.is_ready() {
+                return polled;
+            }
+            // Registered before looking at the mark again: a mark lowered after this look
+            // wakes this task (`set_receive_low_water`).
+            this.conn.0.reader.register(cx.waker());
+            if this.conn.receive_low_water() == this.low_water {
+                return Poll::Pending;
+            }
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 

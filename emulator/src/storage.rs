@@ -199,6 +199,19 @@ impl LowWater {
         }
     }
 
+    /// Whether bytes that arrive may go unseen until a MiB has come in.
+    fn raised(&self) -> bool {
+        self.conn.is_some()
+    }
+
+    /// Wakes the reader for every byte until the next `received` raises the mark again: for a
+    /// sender too slow to fill the mark within the idle timeout.
+    fn lower_for_now(&self) {
+        if let Some(conn) = &self.conn {
+            conn.set_receive_low_water(1);
+        }
+    }
+
     /// Back to waking the reader for every byte, for good.
     fn release(&mut self) {
         if let Some(conn) = self.conn.take() {
@@ -226,10 +239,23 @@ enum ReceiveError {
 async fn next_chunk(
     stream: &mut (impl futures_util::Stream<Item = Result<Bytes, axum::Error>> + Unpin),
     idle_timeout: Option<Duration>,
+    low_water: Option<&LowWater>,
 ) -> Result<Option<Bytes>, ReceiveError> {
-    let frame = match idle_timeout {
-        Some(idle) => tokio::time::timeout(idle, stream.next()).await.map_err(|_| ReceiveError::Idle(idle))?,
-        None => stream.next().await,
+    let frame = match (idle_timeout, low_water) {
+        (None, _) => stream.next().await,
+        // While the mark is up, bytes below it do not wake us, and a slow sender that never
+        // pauses would look idle (a MiB at 8 KiB/s takes longer than the default timeout):
+        // half way through, the mark comes down, so that any byte sent in the whole period
+        // is seen within it.
+        (Some(idle), Some(low_water)) if low_water.raised() => match tokio::time::timeout(idle / 2, stream.next()).await {
+            Ok(frame) => frame,
+            Err(_) => {
+                low_water.lower_for_now();
+                let rest = idle - idle / 2;
+                tokio::time::timeout(rest, stream.next()).await.map_err(|_| ReceiveError::Idle(idle))?
+            }
+        },
+        (Some(idle), _) => tokio::time::timeout(idle, stream.next()).await.map_err(|_| ReceiveError::Idle(idle))?,
     };
     frame.transpose().map_err(|_| ReceiveError::Body)
 }
@@ -300,7 +326,7 @@ async fn receive(
     let mut total = 0u64;
     let mut failure = None;
     loop {
-        let chunk = match next_chunk(&mut stream, state.cfg.storage_idle_timeout).await {
+        let chunk = match next_chunk(&mut stream, state.cfg.storage_idle_timeout, Some(&low_water)).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(e) => {
@@ -434,7 +460,7 @@ async fn receive_small(
     let mut stream = body.into_data_stream();
     let mut gathered = BytesMut::with_capacity(limit as usize);
     loop {
-        let chunk = match next_chunk(&mut stream, state.cfg.storage_idle_timeout).await {
+        let chunk = match next_chunk(&mut stream, state.cfg.storage_idle_timeout, None).await {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(e) => return (Err(e), digest),

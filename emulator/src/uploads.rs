@@ -367,7 +367,13 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     let scan_done = iso(now + chrono::Duration::milliseconds(state.cfg.scan_delay_ms as i64));
     let mut conn = state.db();
     let tx = conn.transaction()?;
-    let completed: Option<String> = tx.qrow("SELECT completed_body FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0))?;
+    let row: Option<Option<String>> =
+        tx.qrow("SELECT completed_body FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0)).optional()?;
+    // Gone since complete found it: it expired meanwhile and the sweep of a concurrent
+    // initiate dropped it (complete checked its age before the database lock was let go).
+    let Some(completed) = row else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "upload expired"));
+    };
     if let Some(done) = completed {
         // The same complete sent twice at once: both get the file, as a repeat would.
         if serde_json::from_str::<Value>(&done).is_ok_and(|v| v == f.body) {
@@ -411,4 +417,52 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     tx.commit()?;
     state.forget_upload(file_id);
     Ok(ok_json(StatusCode::OK, files::json_of(&conn, file_id, &now_iso, true)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An upload as initiate leaves it, created now.
+    fn open_upload(state: &AppState, tenant: &str, file_id: &str, key: &str) {
+        let inserted = state.db().exec(
+            "INSERT INTO uploads (file_id, tenant_id, space_id, folder_id, app, key, mode, upload_id, part_size, size,
+                content_type, original_name, created_by, created_at)
+             VALUES (?1, ?2, 'space', NULL, NULL, ?3, 'single', NULL, NULL, 0, 'text/plain', 'a.txt', NULL, ?4)",
+            params![file_id, tenant, key, state.now_iso()],
+        );
+        assert_eq!(inserted.ok(), Some(1));
+    }
+
+    /// A complete checks its upload, then commits in `finish`; the sweep of a concurrent
+    /// initiate may drop the upload in between (it expired meanwhile). The complete then
+    /// answers as for an expired upload, 404, not with a database error.
+    #[test]
+    fn a_complete_whose_upload_was_swept_meanwhile_is_404() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let state = AppState::open(crate::Config::default(), dir.path(), "http://127.0.0.1:1".into()).unwrap();
+        let tenant: String = state.db().qrow("SELECT v FROM meta WHERE k = 'default_tenant'", [], |r| r.get(0)).unwrap();
+        let (file_id, key) = (new_id(), "key".to_string());
+        open_upload(&state, &tenant, &file_id, &key);
+        let caller = Caller { tenant: tenant.clone(), app: None, user_id: None };
+
+        // What complete found and checked while the upload was still young.
+        let up = find_upload(&state, &tenant, &file_id, &key).unwrap();
+        state.advance_clock(UPLOAD_LIFETIME_HOURS * 3600 + 1).unwrap();
+        sweep_expired(&state).unwrap();
+        let finished = Finished {
+            puts_seen: PutActivity::default(),
+            name: "a.txt".into(),
+            mime: "text/plain".into(),
+            sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into(),
+            infected: false,
+            client_key: None,
+            body: json!({}),
+        };
+        let status = match finish(&state, &caller, &file_id, &up, finished) {
+            Ok(resp) => resp.status(),
+            Err(e) => e.status,
+        };
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
 }

@@ -1833,14 +1833,14 @@ async fn puts_broken_off_by_a_stop_leave_nothing_after_a_restart() {
 
 /// A PUT whose body stalls is answered `400 RequestTimeout` once the idle timeout passes and
 /// its connection is closed; nothing of it is kept. Both body paths: small bodies (gathered in
-/// memory) and large ones (streamed to disk).
+/// memory) and large ones (streamed to disk), and one large enough for batched socket reads.
 #[tokio::test]
 async fn a_stalled_put_body_times_out_and_keeps_nothing() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let idle = std::time::Duration::from_millis(300);
     let emu = common::start_with(Config { storage_idle_timeout: Some(idle), ..Default::default() }).await;
     let space = emu.default_space().await;
-    for size in [1_000usize, 300_000] {
+    for size in [1_000usize, 300_000, 4 << 20] {
         let ticket = initiate(&emu, &space, "stalled.bin", "application/octet-stream", size).await;
         assert_eq!(ticket["mode"], "single");
         let url = reqwest::Url::parse(ticket["upload_url"].as_str().unwrap()).unwrap();
@@ -1931,4 +1931,46 @@ async fn a_complete_cut_off_before_its_commit_can_be_repeated_after_a_restart() 
     let file = expect_json(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
     assert_eq!(file["sha256"], sha256_hex(&data));
     assert_eq!(std::fs::read(blobs.join(id)).unwrap(), data);
+}
+
+/// A PUT whose body keeps coming, only slowly, is not idle: however the emulator batches its
+/// socket reads (it asks the kernel to wake it only once a MiB has come in, for large bodies),
+/// a sender that never pauses for the idle timeout is not cut off.
+#[tokio::test]
+async fn a_slow_but_steady_put_body_is_not_idle() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idle = std::time::Duration::from_millis(250);
+    let emu = common::start_with(Config { storage_idle_timeout: Some(idle), ..Default::default() }).await;
+    let space = emu.default_space().await;
+    // Large enough for the emulator to batch its reads.
+    let data = bytes((3 << 20) + (256 << 10), 5);
+    let ticket = initiate(&emu, &space, "slow.bin", "application/octet-stream", data.len()).await;
+    assert_eq!(ticket["mode"], "single");
+    let url = reqwest::Url::parse(ticket["upload_url"].as_str().unwrap()).unwrap();
+    let mut conn = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
+    let head = format!(
+        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        url.path(),
+        url.query().unwrap(),
+        url.authority(),
+        data.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    // 64 KiB every 25 ms (2.5 MiB/s): never a pause near the idle timeout, but a MiB takes
+    // longer than it to arrive. (The pacing shapes the sender; it synchronises nothing.)
+    let mut pace = tokio::time::interval(std::time::Duration::from_millis(25));
+    for piece in data.chunks(64 << 10) {
+        pace.tick().await;
+        if conn.write_all(piece).await.is_err() {
+            break; // the emulator answered and closed early: the answer below says why
+        }
+    }
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), conn.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "a steady sender was cut off: {answer}");
+
+    let body = complete_body(&ticket, &(Value::Null, Value::Null), "slow.bin", "application/octet-stream", &data, &space);
+    let file = expect_json(emu.post("/uploads/complete", body).await, StatusCode::OK).await;
+    assert_eq!(file["sha256"], sha256_hex(&data));
 }
