@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hashlib
 import os
+import weakref
 import time
 import base64
 import hmac
@@ -120,6 +123,26 @@ def test_context_manager_and_close(emu):
         assert fc.spaces.list()
     with pytest.raises(RuntimeError, match="closed"):
         fc.spaces.list()
+
+
+@pytest.mark.parametrize("make", [fluidcloud.FluidCloud, fluidcloud.AsyncFluidCloud])
+def test_a_client_dropped_without_close_is_freed_at_once(emu, make):
+    """No reference cycle between a client and its resources: reference counting frees a
+    client as soon as it is dropped (and the core closes its connections then), while a
+    resource taken from it before keeps working."""
+    gc.disable()
+    try:
+        fc = make(emu.api_key, base_url=emu.base_url)
+        client = weakref.ref(fc)
+        spaces = fc.spaces
+        del fc
+        assert client() is None, "the client was kept alive by a reference cycle"
+        if make is fluidcloud.FluidCloud:
+            assert spaces.list()[0].name == "Default"
+        else:
+            assert asyncio.run(spaces.list())[0].name == "Default"
+    finally:
+        gc.enable()
 
 
 def test_environment_defaults(emu, monkeypatch):

@@ -43,30 +43,24 @@ def _log_failure(op: str, started: float, error: BaseException) -> None:
 
 
 B = TypeVar("B", bound="_Base")
-# By another name: inside the client classes `_core` is the attribute holding one.
+# The extension's client class, for annotations.
 _CoreClient = _core.Client
 
 
-class _Base:
-    _core: Optional[_CoreClient]
-    _http: Any
+class _Handle:
+    """The extension client that a client and its resources share (``None`` once closed).
+    Resources hold this, not the client: with no reference cycle between them, a client
+    dropped without ``close()`` is freed at once, and its connections closed with it."""
 
-    def _attach(self) -> None:
-        raise NotImplementedError
+    __slots__ = ("core",)
 
-    @classmethod
-    def _wrap(cls: "type[B]", core: _CoreClient, http_client: Any) -> B:
-        """A client around an extension client already made (``as_user``'s)."""
-        self = cls.__new__(cls)
-        self._http = http_client
-        self._core = core
-        self._attach()
-        return self
+    def __init__(self, core: Optional[_CoreClient]) -> None:
+        self.core = core
 
     def _client(self) -> _CoreClient:
-        if self._core is None:
+        if self.core is None:
             raise RuntimeError("this FluidCloud client is closed")
-        return self._core
+        return self.core
 
     def _run(self, op: str, args: Dict[str, Any], build: Any) -> Any:
         started = time.perf_counter()
@@ -87,6 +81,32 @@ class _Base:
             raise
         logger.debug("%s took %.1f ms", op, (time.perf_counter() - started) * 1000)
         return build(answer)
+
+
+class _Base:
+    _handle: _Handle
+    _http: Any
+
+    def _attach(self) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _wrap(cls: "type[B]", core: _CoreClient, http_client: Any) -> B:
+        """A client around an extension client already made (``as_user``'s)."""
+        self = cls.__new__(cls)
+        self._http = http_client
+        self._handle = _Handle(core)
+        self._attach()
+        return self
+
+    def _client(self) -> _CoreClient:
+        return self._handle._client()
+
+    def _run(self, op: str, args: Dict[str, Any], build: Any) -> Any:
+        return self._handle._run(op, args, build)
+
+    async def _arun(self, op: str, args: Dict[str, Any], build: Any) -> Any:
+        return await self._handle._arun(op, args, build)
 
 
 def _seconds(name: str, value: Any) -> float:
@@ -189,22 +209,22 @@ class FluidCloud(_Base):
         concurrency: int = 8,
     ) -> None:
         self._http = http_client
-        self._core = _make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency)
+        self._handle = _Handle(_make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency))
         self._attach()
 
     def _attach(self) -> None:
-        self.spaces = _Spaces(self)
-        self.folders = _Folders(self)
-        self.files = _Files(self)
-        self.shares = _Shares(self)
-        self.quota = _Quota(self)
+        self.spaces = _Spaces(self._handle)
+        self.folders = _Folders(self._handle)
+        self.files = _Files(self._handle)
+        self.shares = _Shares(self._handle)
+        self.quota = _Quota(self._handle)
 
     @property
     def base_url(self) -> str:
         return self._client().base_url
 
     def __repr__(self) -> str:
-        state = "closed" if self._core is None else repr(self._core.base_url)
+        state = "closed" if self._handle.core is None else repr(self._handle.core.base_url)
         return f"FluidCloud(base_url={state})"
 
     def exchange_service_token(
@@ -240,7 +260,7 @@ class FluidCloud(_Base):
 
     def close(self) -> None:
         """Release the client (and close ``http_client`` when one was given)."""
-        self._core = None
+        self._handle.core = None
         if self._http is not None:
             self._http.close()
 
@@ -252,8 +272,8 @@ class FluidCloud(_Base):
 
 
 class _Resource:
-    def __init__(self, client: FluidCloud) -> None:
-        self._c = client
+    def __init__(self, handle: _Handle) -> None:
+        self._c = handle
 
 
 class _Spaces(_Resource):
@@ -393,22 +413,22 @@ class AsyncFluidCloud(_Base):
         concurrency: int = 8,
     ) -> None:
         self._http = http_client
-        self._core = _make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency)
+        self._handle = _Handle(_make_core(api_key, base_url, api_version, timeout, http_client, max_retries, concurrency))
         self._attach()
 
     def _attach(self) -> None:
-        self.spaces = _AsyncSpaces(self)
-        self.folders = _AsyncFolders(self)
-        self.files = _AsyncFiles(self)
-        self.shares = _AsyncShares(self)
-        self.quota = _AsyncQuota(self)
+        self.spaces = _AsyncSpaces(self._handle)
+        self.folders = _AsyncFolders(self._handle)
+        self.files = _AsyncFiles(self._handle)
+        self.shares = _AsyncShares(self._handle)
+        self.quota = _AsyncQuota(self._handle)
 
     @property
     def base_url(self) -> str:
         return self._client().base_url
 
     def __repr__(self) -> str:
-        state = "closed" if self._core is None else repr(self._core.base_url)
+        state = "closed" if self._handle.core is None else repr(self._handle.core.base_url)
         return f"AsyncFluidCloud(base_url={state})"
 
     async def exchange_service_token(
@@ -435,7 +455,7 @@ class AsyncFluidCloud(_Base):
         return AsyncFluidCloud._wrap(self._client().with_credential(token.token), None)
 
     async def close(self) -> None:
-        self._core = None
+        self._handle.core = None
         if self._http is not None:
             self._http.close()
 
@@ -447,8 +467,8 @@ class AsyncFluidCloud(_Base):
 
 
 class _AsyncResource:
-    def __init__(self, client: AsyncFluidCloud) -> None:
-        self._c = client
+    def __init__(self, handle: _Handle) -> None:
+        self._c = handle
 
 
 class _AsyncSpaces(_AsyncResource):
