@@ -49,7 +49,7 @@ def run(argv: List[str], env: dict, cwd: Optional[Path] = None) -> subprocess.Co
     return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, timeout=RUN_TIMEOUT_S)
 
 
-def quickstart(language: str, node_home: Path, tmp_path: Path) -> List[str]:
+def quickstart(language: str, node_home: Path) -> List[str]:
     """The command that runs `language`'s quickstart (file arguments go after it)."""
     if language == "python":
         return [sys.executable, str(REPO / "examples" / "python" / "quickstart.py")]
@@ -66,7 +66,7 @@ LANGUAGES = ["python", "node", "rust"]
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_quickstart_uploads_publicly_and_the_link_serves_the_bytes(language, emu, node_home, tmp_path):
-    command = quickstart(language, node_home, tmp_path)
+    command = quickstart(language, node_home)
     sample = tmp_path / "logo.png"
     sample.write_bytes(bytes(range(256)) * 300)  # 76,800 bytes: multipart here
 
@@ -85,8 +85,8 @@ def test_quickstart_uploads_publicly_and_the_link_serves_the_bytes(language, emu
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_quickstart_reports_a_wrong_key_and_fails(language, emu, node_home, tmp_path):
-    done = run(quickstart(language, node_home, tmp_path), env_for(emu, key="fck_wrong_key"))
+def test_quickstart_reports_a_wrong_key_and_fails(language, emu, node_home):
+    done = run(quickstart(language, node_home), env_for(emu, key="fck_wrong_key"))
     assert done.returncode == 1
     message = done.stderr.decode(errors="replace")
     assert "401" in message, message
