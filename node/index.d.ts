@@ -129,10 +129,11 @@ export type ProgressCallback = (done: number, total: number) => void;
  * - a path, or a `file:` URL (any other URL is an `InvalidInputError`);
  * - in-memory bytes, copied when `upload` is called: changing, transferring or freeing the
  *   buffer afterwards does not affect the upload (the copy costs memory for the upload's length);
- * - a Node stream, with `size` required. A stream is read once and cannot be replayed: when the
- *   file goes up in a single PUT (below the server's multipart threshold) and that PUT fails, it is not
- *   retried and the upload rejects; a path or bytes are sent again (up to `maxRetries`). Parts
- *   of a multipart upload are retried whatever the source.
+ * - a Node stream, with `size` required. A stream is read once: in a single PUT (below the
+ *   server's multipart threshold), one of up to 8 MiB is read into memory first, so that a
+ *   failed PUT is sent again (up to `maxRetries`) as a path or bytes are; a longer one streams
+ *   through, and a failed PUT rejects the upload. Parts of a multipart upload are retried
+ *   whatever the source.
  */
 export type UploadSource = string | URL | Uint8Array | Readable;
 

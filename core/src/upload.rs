@@ -555,7 +555,19 @@ impl SentBytes {
     }
 }
 
+/// A reader of at most this many bytes going up in one PUT is read into memory first, so that
+/// a failed PUT can be sent again, as bytes are; a longer one streams through once.
+const REPLAYABLE_READER: u64 = 8 << 20;
+
 async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, size: u64, stop: &CancellationToken, sent: &SentBytes) -> Result<String> {
+    let opened = match opened {
+        Opened::Reader(mut reader) if size <= REPLAYABLE_READER => {
+            let data = reader.read_exact(size as usize, size).await?;
+            reader.expect_end(size).await?;
+            Opened::Bytes(data)
+        }
+        other => other,
+    };
     match opened {
         Opened::Path { file, path } => {
             let hashing = hash_file(file.clone(), size, stop.clone());
@@ -577,8 +589,8 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
             join_hash(hashing).await
         }
         Opened::Reader(reader) => {
-            // A reader passes by once: its body streams through, hashed on the way, and a
-            // failed PUT cannot be sent again.
+            // A long reader passes by once: its body streams through, hashed on the way, and
+            // a failed PUT cannot be sent again.
             let hasher = SequentialHasher::start();
             let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(2);
             let body = RequestBody::Stream { len: size, stream: sent.track(tokio_stream_from(rx)) };

@@ -371,6 +371,30 @@ async fn readers_of_the_wrong_length_store_nothing() {
     assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty());
 }
 
+/// A reader going up in one PUT cannot be read twice: up to 8 MiB it is read into memory
+/// first, so that a failed PUT is sent again as bytes are; a longer one is not retried.
+#[tokio::test]
+async fn a_small_reader_in_one_put_is_retried_a_long_one_is_not() {
+    let emu = start().await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let fail_once = json!([{"target": "storage_put", "times": 1, "action": "status", "status": 503}]);
+
+    let small = data(8 << 20, 21);
+    emu.add_faults(fail_once.clone()).await;
+    let source = UploadSource::reader(std::io::Cursor::new(small.clone()), small.len() as u64);
+    let file = client.files().upload(source, UploadOptions::new(&space)).await.expect("retried after the 503");
+    assert!(emu.faults_left().await.is_empty(), "the 503 was not used");
+    assert_eq!(file.sha256.as_deref(), Some(sha256_hex(&small).as_str()));
+
+    let long = data((8 << 20) + 1, 22);
+    emu.add_faults(fail_once).await;
+    let source = UploadSource::reader(std::io::Cursor::new(long.clone()), long.len() as u64);
+    let err = client.files().upload(source, UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.http_status(), Some(503), "{err}");
+    assert_eq!(client.files().list(&space, None, false, None).await.unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn bad_sources_and_options_are_clear_errors() {
     let emu = start().await;
@@ -726,28 +750,30 @@ async fn single_puts_report_progress_as_the_bytes_go() {
 }
 
 /// The timeout is the server's: a source that pauses longer than it does not fail the
-/// upload; and a PUT that fails stops reading a source that may never deliver again.
+/// upload; and a PUT that fails stops reading a source that may never deliver again. (Readers
+/// longer than 8 MiB: shorter ones are read whole before their PUT.)
 #[tokio::test]
 async fn waiting_on_the_source_is_not_the_servers_timeout() {
     use tokio::io::AsyncWriteExt;
+    const LONG: usize = (8 << 20) + 2000;
     let emu = start().await;
     let impatient = fluidcloud::Client::new(emu.options().timeout(Duration::from_millis(500)).max_retries(0)).unwrap();
     let space = emu.default_space().await;
     let (mut source, reader) = tokio::io::duplex(64 * 1024);
     let pausing_source = tokio::spawn(async move {
-        source.write_all(&data(1000, 1)).await.unwrap();
+        source.write_all(&data(LONG - 1000, 1)).await.unwrap();
         tokio::time::sleep(Duration::from_millis(1500)).await;
         source.write_all(&data(1000, 2)).await.unwrap();
     });
-    let file = impatient.files().upload(UploadSource::async_reader(reader, 2000), UploadOptions::new(&space)).await;
-    assert_eq!(file.expect("a pause of the source is not the server's").size, Some(2000));
+    let file = impatient.files().upload(UploadSource::async_reader(reader, LONG as u64), UploadOptions::new(&space)).await;
+    assert_eq!(file.expect("a pause of the source is not the server's").size, Some(LONG as u64));
     pausing_source.await.unwrap();
 
     emu.add_faults(json!([{"target": "storage_put", "times": 1, "action": "status", "status": 503}])).await;
     let (mut source, reader) = tokio::io::duplex(64 * 1024);
     source.write_all(&data(1000, 3)).await.unwrap(); // and never another byte
     let files = impatient.files();
-    let upload = files.upload(UploadSource::async_reader(reader, 2000), UploadOptions::new(&space));
+    let upload = files.upload(UploadSource::async_reader(reader, LONG as u64), UploadOptions::new(&space));
     let err = tokio::time::timeout(Duration::from_secs(10), upload).await.expect("the failed PUT ends the call").unwrap_err();
     assert_eq!(err.http_status(), Some(503), "{err}");
     drop(source);
