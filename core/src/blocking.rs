@@ -110,6 +110,15 @@ struct Clients {
     call_runtime: Arc<CallRuntime>,
 }
 
+impl Clients {
+    fn of(&self, lane: Lane) -> &crate::Client {
+        match lane {
+            Lane::Call => &self.call,
+            Lane::Transfer => &self.transfer,
+        }
+    }
+}
+
 /// The blocking client. Clones share the async clients and their connections.
 #[derive(Clone)]
 pub struct Client {
@@ -161,11 +170,7 @@ impl Client {
     }
 
     pub fn async_client_for(&self, lane: Lane) -> Result<crate::Client> {
-        let current = self.current()?;
-        Ok(match lane {
-            Lane::Call => current.call.clone(),
-            Lane::Transfer => current.transfer.clone(),
-        })
+        Ok(self.current()?.of(lane).clone())
     }
 
     /// Runs `f` with the async client and waits for its result. Works from any thread,
@@ -190,11 +195,7 @@ impl Client {
     {
         let (client, call_runtime) = {
             let current = self.current()?;
-            let client = match lane {
-                Lane::Call => current.call.clone(),
-                Lane::Transfer => current.transfer.clone(),
-            };
-            (client, current.call_runtime.clone())
+            (current.of(lane).clone(), current.call_runtime.clone())
         };
         // Outside the lock: `f` is the caller's code, which may use this client.
         let call = guarded(f(client));

@@ -10,8 +10,9 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Hashed right on the worker: ~40 µs of SHA-NI, less than a hand-off to another thread.
-const INLINE_MAX: usize = 64 * 1024;
+/// Bytes hashed right where they are: ~40 µs of SHA-NI, less than a hand-off to another
+/// thread and back. More go to the blocking pool.
+pub(crate) const HASH_IN_PLACE_MAX: usize = 64 * 1024;
 /// Chunks queued at once are hashed in one go, up to this many bytes.
 const BATCH_MAX: usize = 4 << 20;
 
@@ -33,7 +34,7 @@ impl SequentialHasher {
                     len += chunk.len();
                     batch.push(chunk);
                 }
-                if len <= INLINE_MAX {
+                if len <= HASH_IN_PLACE_MAX {
                     batch.iter().for_each(|chunk| sha.update(chunk));
                 } else {
                     sha = tokio::task::spawn_blocking(move || {

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::blocking::Lane;
 use crate::client::{require, Files};
-use crate::hashing::SequentialHasher;
+use crate::hashing::{SequentialHasher, HASH_IN_PLACE_MAX};
 use crate::error::{Detail, Error, ErrorKind, Result};
 use crate::http::{cancellable, Http, Retry};
 use crate::models::File;
@@ -34,10 +34,10 @@ use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody,
 const CALL: &str = "files.upload";
 /// Reads of a path and of a reader go in pieces of this size.
 const CHUNK: usize = 512 * 1024;
-/// In-memory bytes up to this size are hashed where they are and, for a blocking caller,
-/// uploaded on the caller's own thread: handing them to other threads and back costs more
-/// than hashing them (~40 µs) and sending them.
-const SMALL_BYTES: usize = 64 * 1024;
+/// In-memory bytes up to this size are, for a blocking caller, uploaded on the caller's own
+/// thread: handing them to other threads and back costs more than hashing them in place and
+/// sending them.
+const SMALL_BYTES: usize = HASH_IN_PLACE_MAX;
 
 /// Called with (bytes confirmed by storage, total): monotonic, ends exactly at the total.
 pub type Progress = Arc<dyn Fn(u64, u64) + Send + Sync>;
@@ -508,7 +508,7 @@ enum Hashing {
 }
 
 fn hash_bytes(data: Bytes) -> Hashing {
-    if data.len() <= SMALL_BYTES {
+    if data.len() <= HASH_IN_PLACE_MAX {
         return Hashing::Done(hex::encode(Sha256::digest(&data)));
     }
     Hashing::Running(tokio::task::spawn_blocking(move || Ok(hex::encode(Sha256::digest(&data)))))

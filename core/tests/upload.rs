@@ -19,6 +19,11 @@ fn data(n: usize, seed: u8) -> Vec<u8> {
     (0..n).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 13) as u8 ^ seed).collect()
 }
 
+/// The names of what `dir` holds.
+fn names_in(dir: &std::path::Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect()
+}
+
 /// Progress calls, recorded.
 #[derive(Clone, Default)]
 struct Calls(Arc<Mutex<Vec<(u64, u64)>>>);
@@ -545,7 +550,7 @@ async fn a_download_that_cannot_be_moved_into_place_leaves_nothing_behind() {
     let err = client.files().download(&file.id, &dest, options).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Io, "{err}");
     assert!(err.to_string().contains("cannot move the download"), "{err}");
-    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left = names_in(dir.path());
     assert_eq!(left, vec![std::ffi::OsString::from("taken")], "no part file left behind");
 }
 
@@ -601,7 +606,7 @@ async fn concurrent_downloads_to_one_dest_leave_one_whole_file() {
     assert_eq!(got_b.expect("the second download").id, file_b.id);
     let written = std::fs::read(&dest).unwrap();
     assert!(written == a || written == b, "dest holds neither file whole");
-    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left = names_in(dir.path());
     assert_eq!(left, vec![std::ffi::OsString::from("same.bin")], "no part file left behind");
 }
 

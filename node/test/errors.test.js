@@ -12,16 +12,14 @@ const {
   FluidCloud, FluidCloudError, ApiError, AuthError, QuotaExceededError, PermissionError, NotFoundError,
   ConflictError, ConnectionError, TimeoutError, AbortError, InvalidInputError, FileSystemError, IntegrityError,
 } = fc$;
-const { startEmulator, userJwt } = require('./helpers');
+const { startWithClient, userJwt } = require('./helpers');
 
 let emu;
 let fc;
 let spaceId;
 
 before(async () => {
-  emu = await startEmulator();
-  fc = new FluidCloud({ apiKey: emu.apiKey, baseUrl: emu.url });
-  spaceId = (await fc.spaces.list())[0].id;
+  ({ emu, fc, spaceId } = await startWithClient());
 });
 
 after(async () => {

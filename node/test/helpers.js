@@ -4,6 +4,7 @@ const { spawn } = require('node:child_process');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const readline = require('node:readline');
+const { FluidCloud } = require('fluidcloud');
 
 const EMULATOR = process.env.FLUIDCLOUD_EMULATOR_BIN || path.resolve(__dirname, '../../target/debug/fluidcloud-emulator');
 const JWT_SECRET = 'fluidcloud-emulator-jwt-secret';
@@ -76,4 +77,12 @@ function bytes(n, seed = 1) {
   return out;
 }
 
-module.exports = { startEmulator, userJwt, sha256, bytes };
+/** An emulator, a client of it, and the id of its default space. */
+async function startWithClient(flags = []) {
+  const emu = await startEmulator(flags);
+  const fc = new FluidCloud({ apiKey: emu.apiKey, baseUrl: emu.url });
+  const spaceId = (await fc.spaces.list())[0].id;
+  return { emu, fc, spaceId };
+}
+
+module.exports = { startEmulator, startWithClient, userJwt, sha256, bytes };

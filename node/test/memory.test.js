@@ -5,17 +5,14 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const path = require('node:path');
-const { FluidCloud } = require('fluidcloud');
-const { startEmulator, sha256, bytes } = require('./helpers');
+const { startWithClient, sha256, bytes } = require('./helpers');
 
 let emu;
 let fc;
 let spaceId;
 
 before(async () => {
-  emu = await startEmulator();
-  fc = new FluidCloud({ apiKey: emu.apiKey, baseUrl: emu.url });
-  spaceId = (await fc.spaces.list())[0].id;
+  ({ emu, fc, spaceId } = await startWithClient());
 });
 
 after(async () => {
