@@ -36,6 +36,8 @@ pub(crate) struct AppState {
     pub puts: Mutex<HashMap<String, PutActivity>>,
     /// One PUT of a part at a time: a second waits for the first to end (see `put_part`).
     pub part_turns: Mutex<HashMap<(String, u32), PartTurn>>,
+    /// Completes under way per upload (see `CompleteUnderWay`).
+    completes: Mutex<HashMap<String, usize>>,
 }
 
 /// Held by the PUT of a part whose turn it is.
@@ -71,6 +73,33 @@ impl Drop for PutUnderWay<'_> {
     }
 }
 
+/// Counts a complete of an upload for as long as it runs. The sweep of expired uploads leaves
+/// such an upload alone: a complete that found its upload young ends with it, however long
+/// its checks take, instead of finding its parts gone half way.
+pub(crate) struct CompleteUnderWay<'a> {
+    state: &'a AppState,
+    file_id: String,
+}
+
+impl<'a> CompleteUnderWay<'a> {
+    pub fn start(state: &'a AppState, file_id: &str) -> Self {
+        *state.completes().entry(file_id.to_string()).or_default() += 1;
+        CompleteUnderWay { state, file_id: file_id.to_string() }
+    }
+}
+
+impl Drop for CompleteUnderWay<'_> {
+    fn drop(&mut self) {
+        let mut completes = self.state.completes();
+        if let Some(count) = completes.get_mut(&self.file_id) {
+            *count -= 1;
+            if *count == 0 {
+                completes.remove(&self.file_id);
+            }
+        }
+    }
+}
+
 impl AppState {
     pub fn open(cfg: Config, data_dir: &Path, url: String) -> Result<AppState, StartError> {
         let dir_err = |source| StartError::DataDir { path: data_dir.to_path_buf(), source };
@@ -98,11 +127,21 @@ impl AppState {
             in_order: Mutex::new(HashMap::new()),
             puts: Mutex::new(HashMap::new()),
             part_turns: Mutex::new(HashMap::new()),
+            completes: Mutex::new(HashMap::new()),
         })
     }
 
     pub fn puts(&self) -> std::sync::MutexGuard<'_, HashMap<String, PutActivity>> {
         self.puts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn completes(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+        self.completes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a complete of this upload is under way.
+    pub fn completing(&self, file_id: &str) -> bool {
+        self.completes().contains_key(file_id)
     }
 
     /// The PUTs of an upload so far.

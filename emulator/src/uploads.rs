@@ -13,7 +13,7 @@ use crate::api::{app_problem, authorize, bytes_used, ok_json, origin, require_sp
 use crate::error::{ApiError, ApiResult};
 use crate::files;
 use crate::folders;
-use crate::state::{iso, new_id, random_token, AppState, PutActivity};
+use crate::state::{iso, new_id, random_token, AppState, CompleteUnderWay, PutActivity};
 use crate::storage::{multipart_digest, part_count, presign};
 use crate::validate::{mime_problem, Input, Need};
 
@@ -36,7 +36,8 @@ fn extension(name: &str) -> String {
 /// Drops the uploads that expired without being completed (PROTOCOL §7: after 24 h): their
 /// rows, parts and bytes. Runs at start and at each initiate, so that an emulator left running
 /// does not keep abandoned uploads' bytes for ever. One with a PUT under way is left for a
-/// later sweep (its URLs expired long before, so no new PUT can begin).
+/// later sweep (its URLs expired long before, so no new PUT can begin), and so is one that a
+/// complete is checking (it found the upload young).
 pub(crate) fn sweep_expired(state: &AppState) -> rusqlite::Result<()> {
     let cutoff = iso(state.now() - chrono::Duration::hours(UPLOAD_LIFETIME_HOURS));
     let conn = state.db();
@@ -45,7 +46,7 @@ pub(crate) fn sweep_expired(state: &AppState) -> rusqlite::Result<()> {
         .query_map([&cutoff], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for file_id in expired {
-        if state.put_activity(&file_id).under_way > 0 {
+        if state.put_activity(&file_id).under_way > 0 || state.completing(&file_id) {
             continue;
         }
         match std::fs::remove_file(state.upload_path(&file_id)) {
@@ -207,6 +208,8 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
         return Err(ApiError::internal("validated input"));
     };
     let app = caller.app_namespace(app)?;
+    // Before the upload is looked up: from here on no sweep drops it.
+    let _completing = CompleteUnderWay::start(&state, &file_id);
     let now = state.now();
     let puts_seen = state.put_activity(&file_id);
     let up = find_upload(&state, &caller.tenant, &file_id, &key)?;
@@ -369,8 +372,8 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     let tx = conn.transaction()?;
     let row: Option<Option<String>> =
         tx.qrow("SELECT completed_body FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0)).optional()?;
-    // Gone since complete found it: it expired meanwhile and the sweep of a concurrent
-    // initiate dropped it (complete checked its age before the database lock was let go).
+    // Gone since complete found it: `/_emulator/reset` dropped it (the sweep leaves
+    // uploads alone while a complete runs).
     let Some(completed) = row else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "upload expired"));
     };
@@ -434,23 +437,8 @@ mod tests {
         assert_eq!(inserted.ok(), Some(1));
     }
 
-    /// A complete checks its upload, then commits in `finish`; the sweep of a concurrent
-    /// initiate may drop the upload in between (it expired meanwhile). The complete then
-    /// answers as for an expired upload, 404, not with a database error.
-    #[test]
-    fn a_complete_whose_upload_was_swept_meanwhile_is_404() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let state = AppState::open(crate::Config::default(), dir.path(), "http://127.0.0.1:1".into()).unwrap();
-        let tenant: String = state.db().qrow("SELECT v FROM meta WHERE k = 'default_tenant'", [], |r| r.get(0)).unwrap();
-        let (file_id, key) = (new_id(), "key".to_string());
-        open_upload(&state, &tenant, &file_id, &key);
-        let caller = Caller { tenant: tenant.clone(), app: None, user_id: None };
-
-        // What complete found and checked while the upload was still young.
-        let up = find_upload(&state, &tenant, &file_id, &key).unwrap();
-        state.advance_clock(UPLOAD_LIFETIME_HOURS * 3600 + 1).unwrap();
-        sweep_expired(&state).unwrap();
-        let finished = Finished {
+    fn finished() -> Finished {
+        Finished {
             puts_seen: PutActivity::default(),
             name: "a.txt".into(),
             mime: "text/plain".into(),
@@ -458,8 +446,50 @@ mod tests {
             infected: false,
             client_key: None,
             body: json!({}),
+        }
+    }
+
+    /// A complete found its upload young; the upload expires while complete checks it, and
+    /// a concurrent initiate sweeps. The sweep leaves the upload alone and the complete ends
+    /// with it; once no complete is under way, the sweep drops what expired.
+    #[test]
+    fn the_sweep_leaves_an_upload_alone_while_a_complete_checks_it() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let state = AppState::open(crate::Config::default(), dir.path(), "http://127.0.0.1:1".into()).unwrap();
+        let tenant: String = state.db().qrow("SELECT v FROM meta WHERE k = 'default_tenant'", [], |r| r.get(0)).unwrap();
+        let (checked, abandoned, key) = (new_id(), new_id(), "key".to_string());
+        open_upload(&state, &tenant, &checked, &key);
+        open_upload(&state, &tenant, &abandoned, &key);
+        let caller = Caller { tenant: tenant.clone(), app: None, user_id: None };
+
+        let completing = CompleteUnderWay::start(&state, &checked);
+        let up = find_upload(&state, &tenant, &checked, &key).unwrap();
+        state.advance_clock(UPLOAD_LIFETIME_HOURS * 3600 + 1).unwrap();
+        sweep_expired(&state).unwrap();
+        assert!(find_upload(&state, &tenant, &abandoned, &key).is_err());
+        assert!(find_upload(&state, &tenant, &checked, &key).is_ok());
+        let status = match finish(&state, &caller, &checked, &up, finished()) {
+            Ok(resp) => resp.status(),
+            Err(e) => e.status,
         };
-        let status = match finish(&state, &caller, &file_id, &up, finished) {
+        assert_eq!(status, StatusCode::OK);
+        drop(completing);
+        assert!(!state.completing(&checked));
+    }
+
+    /// An upload dropped between complete's checks and its commit (`/_emulator/reset`
+    /// does that) answers 404, not a database error.
+    #[test]
+    fn a_complete_whose_upload_vanished_meanwhile_is_404() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let state = AppState::open(crate::Config::default(), dir.path(), "http://127.0.0.1:1".into()).unwrap();
+        let tenant: String = state.db().qrow("SELECT v FROM meta WHERE k = 'default_tenant'", [], |r| r.get(0)).unwrap();
+        let (file_id, key) = (new_id(), "key".to_string());
+        open_upload(&state, &tenant, &file_id, &key);
+        let caller = Caller { tenant: tenant.clone(), app: None, user_id: None };
+        let up = find_upload(&state, &tenant, &file_id, &key).unwrap();
+        state.db().exec("DELETE FROM uploads WHERE file_id = ?1", [&file_id]).unwrap();
+        let status = match finish(&state, &caller, &file_id, &up, finished()) {
             Ok(resp) => resp.status(),
             Err(e) => e.status,
         };
