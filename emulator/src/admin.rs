@@ -117,9 +117,16 @@ async fn reset(State(state): S) -> ApiResult<Response> {
     state.part_turns.lock().unwrap_or_else(|p| p.into_inner()).clear();
     state.puts().clear();
     state.reset_clock()?;
-    for entry in std::fs::read_dir(&state.blobs)?.flatten() {
-        let _ = std::fs::remove_file(entry.path());
+    // Completed objects (named by their id alone) are written no more, so their files may be
+    // kept for new uploads; the files of uploads may still have a PUT writing to them.
+    let (objects, others): (Vec<_>, Vec<_>) = std::fs::read_dir(&state.blobs)?
+        .flatten()
+        .map(|entry| entry.path())
+        .partition(|path| path.file_name().is_some_and(|name| !name.to_string_lossy().contains('.')));
+    for path in others {
+        let _ = std::fs::remove_file(path);
     }
+    state.recycled.drop_objects(objects);
     Ok(ok_json(StatusCode::OK, json!({ "reset": true })))
 }
 

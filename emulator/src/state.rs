@@ -10,6 +10,7 @@ use rusqlite::Connection;
 
 use crate::digest::InOrder;
 use crate::faults::FaultRule;
+use crate::recycle::Recycled;
 use crate::spare::SpareFiles;
 use crate::{db, Config, StartError};
 
@@ -25,6 +26,8 @@ pub(crate) struct AppState {
     pub blobs: PathBuf,
     /// Empty files for new single PUTs, made ahead of time.
     pub spare_files: Arc<SpareFiles>,
+    /// Files of dropped objects, for large uploads to write over.
+    pub recycled: Arc<Recycled>,
     /// Signs presigned storage URLs; kept in the database so URLs survive a restart.
     pub signing_key: [u8; 32],
     clock_offset_ms: AtomicI64,
@@ -107,6 +110,7 @@ impl AppState {
         std::fs::create_dir_all(&blobs).map_err(dir_err)?;
         sweep_broken_puts(&blobs);
         let spare_files = SpareFiles::open(data_dir.join("spare")).map_err(dir_err)?;
+        let recycled = Arc::new(Recycled::open(data_dir.join("recycled")).map_err(dir_err)?);
         let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg).map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StartError::DataDirInUse { path: data_dir.to_path_buf() }
@@ -121,6 +125,7 @@ impl AppState {
             db: Mutex::new(conn),
             blobs,
             spare_files,
+            recycled,
             signing_key,
             clock_offset_ms: AtomicI64::new(clock_offset_ms),
             faults: Mutex::new(Vec::new()),

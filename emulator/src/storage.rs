@@ -29,6 +29,7 @@ use crate::api::AppStateRef;
 use crate::digest::{feed_from_file, Digest, InOrder};
 use crate::error::storage_error;
 use crate::server::{Conn, UNSEEN_BODY_MAX};
+use crate::recycle::Recycled;
 use crate::spare::SpareFiles;
 use crate::state::{random_token, AppState, PutUnderWay};
 
@@ -284,8 +285,8 @@ async fn receive(
     }
     let offset = target.offset;
     // Reserving a GiB takes milliseconds, too long for a runtime worker.
-    let file = match tokio::task::spawn_blocking(move || target.open_reserved()).await {
-        Ok(Ok(file)) => file,
+    let (file, recycled) = match tokio::task::spawn_blocking(move || target.open_reserved()).await {
+        Ok(Ok(opened)) => opened,
         Ok(Err(e)) => return (Err(ReceiveError::Io(e)), digest),
         Err(e) => return (Err(ReceiveError::Io(std::io::Error::other(e.to_string()))), digest),
     };
@@ -317,7 +318,11 @@ async fn receive(
             }
         }
         file.write_all_at(&staged, pos)?;
-        Ok::<u64, std::io::Error>(pos + staged.len() as u64 - offset)
+        let end = pos + staged.len() as u64;
+        if recycled {
+            file.set_len(end)?;
+        }
+        Ok::<u64, std::io::Error>(end - offset)
     });
     let hasher = digest.map(Hasher::spawn);
     let mut low_water = LowWater::new(conn, limit);
@@ -426,25 +431,48 @@ const SMALL_BODY: u64 = 64 * 1024;
 /// ahead of them.
 struct Target {
     path: PathBuf,
-    /// Set when `path` is a new file of this PUT's own, which can be one made ahead of time;
-    /// otherwise the file is shared (a multipart upload's) and only created if missing.
-    own: Option<Arc<SpareFiles>>,
+    /// Set when `path` is a new file of this PUT's own, which can be one made ahead of time
+    /// or a kept one to write over; otherwise the file is shared (a multipart upload's) and
+    /// only created if missing.
+    own: Option<NewFiles>,
     offset: u64,
     reserve: u64,
 }
 
+struct NewFiles {
+    spare: Arc<SpareFiles>,
+    recycled: Arc<Recycled>,
+}
+
+impl NewFiles {
+    fn of(state: &AppState) -> Self {
+        NewFiles { spare: state.spare_files.clone(), recycled: state.recycled.clone() }
+    }
+}
+
 impl Target {
-    fn open(&self) -> std::io::Result<std::fs::File> {
-        if let Some(spare_files) = &self.own {
-            spare_files.take(&self.path);
-        }
-        std::fs::OpenOptions::new().create(true).write(true).truncate(self.own.is_some()).open(&self.path)
+    /// The file, and whether it is a kept one (see `Recycled`): then it holds old bytes past
+    /// the ones written, and must be cut to their length.
+    fn open(&self) -> std::io::Result<(std::fs::File, bool)> {
+        let recycled = match &self.own {
+            Some(own) => {
+                let recycled = own.recycled.take(&self.path, self.reserve);
+                if !recycled {
+                    own.spare.take(&self.path);
+                }
+                recycled
+            }
+            None => false,
+        };
+        let truncate = self.own.is_some() && !recycled;
+        let file = std::fs::OpenOptions::new().create(true).write(true).truncate(truncate).open(&self.path)?;
+        Ok((file, recycled))
     }
 
-    fn open_reserved(&self) -> std::io::Result<std::fs::File> {
-        let file = self.open()?;
+    fn open_reserved(&self) -> std::io::Result<(std::fs::File, bool)> {
+        let (file, recycled) = self.open()?;
         preallocate(&file, self.offset, self.reserve);
-        Ok(file)
+        Ok((file, recycled))
     }
 }
 
@@ -471,7 +499,13 @@ async fn receive_small(
         gathered.extend_from_slice(&chunk);
         throttle.pass(chunk.len()).await;
     }
-    let written = target.open().and_then(|file| file.write_all_at(&gathered, target.offset));
+    let written = target.open().and_then(|(file, recycled)| {
+        file.write_all_at(&gathered, target.offset)?;
+        if recycled {
+            file.set_len(target.offset + gathered.len() as u64)?;
+        }
+        Ok(())
+    });
     if let (Ok(()), Some(digest)) = (&written, &mut digest) {
         digest.update(&gathered);
     }
@@ -533,17 +567,17 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
     let temp = state.blobs.join(format!("{file_id}.put-{}", random_token(6)));
     // Reserves no more than initiate declared (and the quota allowed), whatever
     // Content-Length says.
-    let target = Target { path: temp.clone(), own: Some(state.spare_files.clone()), offset: 0, reserve: length.min(initiated_size) };
+    let target = Target { path: temp.clone(), own: Some(NewFiles::of(&state)), offset: 0, reserve: length.min(initiated_size) };
     let conn = parts.extensions.get::<Conn>().cloned();
     let (result, digest) = receive(&state, body, conn, target, length, Some(Digest::default())).await;
     let written = match result {
         Ok(n) if n == length => n,
         Ok(_) => {
-            let _ = std::fs::remove_file(&temp);
+            let _ = state.recycled.drop_file(&temp);
             return storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "fewer bytes than Content-Length");
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&temp);
+            let _ = state.recycled.drop_file(&temp);
             return receive_failure(e, length);
         }
     };
@@ -776,6 +810,7 @@ pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap
     if method == Method::HEAD {
         return (builder.body(Body::empty()).unwrap_or_else(internal), false);
     }
+    let reading = state.recycled.reading();
     let mut file = match tokio::fs::File::open(&s.path).await {
         Ok(f) => f,
         Err(e) => return (internal(e), false),
@@ -785,16 +820,16 @@ pub(crate) async fn serve(state: &AppState, method: &Method, headers: &HeaderMap
     }
     let rate = if s.as_storage { state.cfg.storage_bytes_per_sec } else { 0 };
     let reader = file.take(len);
-    let stream = futures_util::stream::unfold((reader, Throttle::new(rate)), |(mut reader, mut throttle)| async move {
+    let stream = futures_util::stream::unfold((reader, Throttle::new(rate), reading), |(mut reader, mut throttle, reading)| async move {
         let mut buf = vec![0u8; 256 * 1024];
         match reader.read(&mut buf).await {
             Ok(0) => None,
             Ok(n) => {
                 buf.truncate(n);
                 throttle.pass(n).await;
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (reader, throttle)))
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), (reader, throttle, reading)))
             }
-            Err(e) => Some((Err(e), (reader, throttle))),
+            Err(e) => Some((Err(e), (reader, throttle, reading))),
         }
     });
     (builder.body(Body::from_stream(stream)).unwrap_or_else(internal), true)

@@ -108,33 +108,42 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
     require_space(&state, &caller.tenant, &space_id)?;
     sweep_expired(&state)?;
     let now = state.now();
-    let conn = state.db();
-    if let Some(folder) = &folder_id {
-        folders::require_live_in_space(&conn, &caller.tenant, folder, &space_id)?;
-    }
-    let limit: i64 = conn.qrow("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
-    if bytes_used(&conn, &caller.tenant)? + size as i64 > limit {
-        return Err(ApiError::quota_exceeded());
-    }
-    let file_id = new_id();
-    let key = match &app {
-        Some(app) => format!("{}/{app}/{space_id}/incoming/{file_id}.{}", caller.tenant, extension(&name)),
-        None => format!("{}/{space_id}/incoming/{file_id}.{}", caller.tenant, extension(&name)),
+    // The database lock is let go before the await below.
+    let (file_id, key, multipart, part_size, upload_id) = {
+        let conn = state.db();
+        if let Some(folder) = &folder_id {
+            folders::require_live_in_space(&conn, &caller.tenant, folder, &space_id)?;
+        }
+        let limit: i64 = conn.qrow("SELECT bytes_limit FROM tenants WHERE id = ?1", [&caller.tenant], |r| r.get(0))?;
+        if bytes_used(&conn, &caller.tenant)? + size as i64 > limit {
+            return Err(ApiError::quota_exceeded());
+        }
+        let file_id = new_id();
+        let key = match &app {
+            Some(app) => format!("{}/{app}/{space_id}/incoming/{file_id}.{}", caller.tenant, extension(&name)),
+            None => format!("{}/{space_id}/incoming/{file_id}.{}", caller.tenant, extension(&name)),
+        };
+        let multipart = size >= state.cfg.multipart_threshold;
+        let part_size = state.cfg.part_size.max(size.div_ceil(MAX_PARTS)).max(1);
+        let upload_id = multipart.then(|| random_token(16));
+        conn.exec(
+            "INSERT INTO uploads (file_id, tenant_id, space_id, folder_id, app, key, mode, upload_id, part_size, size,
+                content_type, original_name, created_by, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                file_id, caller.tenant, space_id, folder_id, app, key,
+                if multipart { "multipart" } else { "single" }, upload_id,
+                multipart.then_some(part_size as i64), size as i64, content_type, name, caller.user_id, iso(now),
+            ],
+        )?;
+        (file_id, key, multipart, part_size, upload_id)
     };
-    let multipart = size >= state.cfg.multipart_threshold;
-    let part_size = state.cfg.part_size.max(size.div_ceil(MAX_PARTS)).max(1);
-    let upload_id = multipart.then(|| random_token(16));
-    conn.exec(
-        "INSERT INTO uploads (file_id, tenant_id, space_id, folder_id, app, key, mode, upload_id, part_size, size,
-            content_type, original_name, created_by, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            file_id, caller.tenant, space_id, folder_id, app, key,
-            if multipart { "multipart" } else { "single" }, upload_id,
-            multipart.then_some(part_size as i64), size as i64, content_type, name, caller.user_id, iso(now),
-        ],
-    )?;
-    drop(conn);
+    if multipart {
+        // Its parts then write over a kept file (see `Recycled`); without one, the first
+        // part to arrive creates the file.
+        let (recycled, path) = (state.recycled.clone(), state.upload_path(&file_id));
+        let _ = tokio::task::spawn_blocking(move || recycled.take_sized(&path, size)).await;
+    }
     let origin = origin(&state, &headers);
     let expires = (now + chrono::Duration::seconds(UPLOAD_URL_TTL_SECS)).timestamp();
     let path = format!("/_storage/uploads/{file_id}");

@@ -1444,6 +1444,60 @@ async fn admin_reset_drops_everything() {
     assert_eq!(q["bytes_used"], 0);
 }
 
+/// A reset keeps the files of large objects for new uploads to write over (see the
+/// emulator's `recycle.rs`): what comes back is exactly the new bytes, never the old ones
+/// past them, for a multipart upload and for a single PUT, each shorter than the kept file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_file_written_over_shows_only_the_new_bytes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let config = Config { data_dir: Some(dir.path().to_path_buf()), multipart_threshold: 3 << 20, part_size: 1 << 20, ..Default::default() };
+    let emu = common::start_with(config).await;
+    let kept = || std::fs::read_dir(dir.path().join("recycled")).unwrap().count();
+    let reset = || async { assert!(emu.admin(Method::POST, "/reset", None).await.status().is_success()) };
+    let space = emu.default_space().await;
+    emu.upload(&space, "a.bin", "application/octet-stream", &bytes(8 << 20, 1)).await;
+    reset().await;
+    assert_eq!(kept(), 1);
+
+    for (size, seed) in [((7 << 19) + 5, 2), ((2 << 20) + 123, 3)] {
+        let data = bytes(size, seed);
+        let space = emu.default_space().await;
+        let file = emu.upload(&space, "b.bin", "application/octet-stream", &data).await;
+        assert_eq!(kept(), 0, "the upload wrote over the kept file");
+        let (status, _, got) = fetch(&download_url(&emu, file["id"].as_str().unwrap()).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(got.len(), data.len());
+        assert!(got == data, "the object holds exactly its own bytes");
+        let stored = std::fs::metadata(dir.path().join("blobs").join(file["id"].as_str().unwrap())).unwrap();
+        assert_eq!(stored.len(), size as u64, "the kept file was cut to the object's length");
+        reset().await;
+        assert_eq!(kept(), 1);
+    }
+}
+
+/// An object being downloaded when a reset drops it is not kept for new uploads to write
+/// over: the download goes on with its own bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_under_way_at_a_reset_keeps_its_bytes() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let emu = common::start_with(Config { data_dir: Some(dir.path().to_path_buf()), ..Default::default() }).await;
+    // Far more than socket buffers hold: most of the body is read from the file after the
+    // next upload.
+    let (old, new) = (bytes(12 << 20, 4), bytes(12 << 20, 5));
+    let file = emu.upload(&emu.default_space().await, "old.bin", "application/octet-stream", &old).await;
+    let mut download = bare().get(download_url(&emu, file["id"].as_str().unwrap()).await).send().await.unwrap();
+    let mut got = download.chunk().await.unwrap().unwrap().to_vec();
+
+    assert!(emu.admin(Method::POST, "/reset", None).await.status().is_success());
+    assert_eq!(std::fs::read_dir(dir.path().join("recycled")).unwrap().count(), 0);
+    emu.upload(&emu.default_space().await, "new.bin", "application/octet-stream", &new).await;
+    while let Some(chunk) = download.chunk().await.unwrap() {
+        got.extend_from_slice(&chunk);
+    }
+    assert_eq!(got.len(), old.len());
+    assert!(got == old, "the download sent the old object's bytes only");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_clock_moves_time() {
     let emu = start_small().await;
