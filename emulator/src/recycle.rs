@@ -86,16 +86,19 @@ impl Recycled {
     }
 
     /// Moves the kept file that suits an object of `len` bytes best to `path`, which must not
-    /// exist: the smallest that holds it, else the largest. False when there is none; then
-    /// the caller makes a new file. The file keeps its old length and bytes. Blocking.
+    /// exist: the smallest that holds it, else the largest, of those at most twice as long.
+    /// (Cutting off a page costs about as much as writing over one saves: a 1 GiB file cut
+    /// to 99 MB took a 99 MB PUT from 0.14 to 0.4 s.) False when there is none; then the
+    /// caller makes a new file. The file keeps its old length and bytes. Blocking.
     pub fn take(&self, path: &Path, len: u64) -> bool {
         if len < MIN_BYTES {
             return false;
         }
         let chosen = {
             let mut files = lock(&self.files);
-            let holding = files.iter().enumerate().filter(|(_, f)| f.1 >= len).min_by_key(|(_, f)| f.1);
-            let best = holding.or_else(|| files.iter().enumerate().max_by_key(|(_, f)| f.1)).map(|(i, _)| i);
+            let fitting = || files.iter().enumerate().filter(|(_, f)| f.1 <= len.saturating_mul(2));
+            let holding = fitting().filter(|(_, f)| f.1 >= len).min_by_key(|(_, f)| f.1);
+            let best = holding.or_else(|| fitting().max_by_key(|(_, f)| f.1)).map(|(i, _)| i);
             match best {
                 Some(i) => files.swap_remove(i).0,
                 None => return false,
@@ -136,28 +139,31 @@ mod tests {
     fn large_files_are_kept_up_to_the_limit_and_taken_best_fit() {
         let dir = tempfile::tempdir().unwrap();
         let pool = Recycled::open(dir.path().join("recycled")).unwrap();
-        let (small, two, eight, huge) = (dir.path().join("s"), dir.path().join("2"), dir.path().join("8"), dir.path().join("h"));
+        let [small, two, five, eight, huge] = ["s", "2", "5", "8", "h"].map(|name| dir.path().join(name));
         file_of(&small, MIN_BYTES - 1);
         file_of(&two, 2 << 20);
+        file_of(&five, 5 << 20);
         file_of(&eight, 8 << 20);
         file_of(&huge, KEEP_BYTES);
-        for path in [&small, &two, &eight, &huge] {
+        for path in [&small, &two, &five, &eight, &huge] {
             pool.drop_file(path).unwrap();
             assert!(!path.exists());
         }
         // The small one and the one over the limit were deleted.
-        assert_eq!(std::fs::read_dir(dir.path().join("recycled")).unwrap().count(), 2);
+        assert_eq!(std::fs::read_dir(dir.path().join("recycled")).unwrap().count(), 3);
         assert!(pool.drop_file(&small).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound));
 
         let target = dir.path().join("target");
-        assert!(!pool.take(&target, MIN_BYTES - 1), "small objects get new files");
-        assert!(pool.take(&target, 3 << 20));
-        assert_eq!(std::fs::metadata(&target).unwrap().len(), 8 << 20, "the smallest that holds 3 MiB");
-        std::fs::remove_file(&target).unwrap();
-        assert!(pool.take(&target, 100 << 20));
-        assert_eq!(std::fs::metadata(&target).unwrap().len(), 2 << 20, "else the largest left");
-        std::fs::remove_file(&target).unwrap();
-        assert!(!pool.take(&target, 100 << 20), "the pool is empty");
+        let taken = |len: u64| {
+            let _ = std::fs::remove_file(&target);
+            pool.take(&target, len).then(|| std::fs::metadata(&target).unwrap().len())
+        };
+        assert_eq!(taken(MIN_BYTES - 1), None, "small objects get new files");
+        assert_eq!(taken(3 << 20), Some(5 << 20), "the smallest that holds 3 MiB, not over twice as long");
+        assert_eq!(taken(3 << 20), Some(2 << 20), "else the largest that does not hold it");
+        assert_eq!(taken(3 << 20), None, "8 MiB is over twice as long");
+        assert_eq!(taken(4 << 20), Some(8 << 20));
+        assert_eq!(taken(4 << 20), None, "the pool is empty");
 
         pool.drop_file(&{ file_of(&eight, 8 << 20); eight.clone() }).unwrap();
         assert!(pool.take_sized(&target, 5 << 20));

@@ -1455,7 +1455,7 @@ async fn a_kept_file_written_over_shows_only_the_new_bytes() {
     let kept = || std::fs::read_dir(dir.path().join("recycled")).unwrap().count();
     let reset = || async { assert!(emu.admin(Method::POST, "/reset", None).await.status().is_success()) };
     let space = emu.default_space().await;
-    emu.upload(&space, "a.bin", "application/octet-stream", &bytes(8 << 20, 1)).await;
+    emu.upload(&space, "a.bin", "application/octet-stream", &bytes(6 << 20, 1)).await;
     reset().await;
     assert_eq!(kept(), 1);
 
