@@ -54,20 +54,21 @@ pub(crate) struct PutActivity {
 
 /// Counts a storage PUT of an upload for as long as it runs, and as ended after. Complete
 /// refuses while one runs, or when one ended while it checked: its bytes could change what
-/// complete checked, or land in the stored file.
-pub(crate) struct PutUnderWay<'a> {
-    state: &'a AppState,
+/// complete checked, or land in the stored file. Its writer thread holds it too, so a PUT whose
+/// request was dropped (the client went away) counts until its last byte is written.
+pub(crate) struct PutUnderWay {
+    state: Arc<AppState>,
     file_id: String,
 }
 
-impl<'a> PutUnderWay<'a> {
-    pub fn start(state: &'a AppState, file_id: &str) -> Self {
+impl PutUnderWay {
+    pub fn start(state: &Arc<AppState>, file_id: &str) -> Self {
         state.puts().entry(file_id.to_string()).or_default().under_way += 1;
-        PutUnderWay { state, file_id: file_id.to_string() }
+        PutUnderWay { state: state.clone(), file_id: file_id.to_string() }
     }
 }
 
-impl Drop for PutUnderWay<'_> {
+impl Drop for PutUnderWay {
     fn drop(&mut self) {
         if let Some(activity) = self.state.puts().get_mut(&self.file_id) {
             activity.under_way -= 1;
@@ -108,15 +109,16 @@ impl AppState {
         let dir_err = |source| StartError::DataDir { path: data_dir.to_path_buf(), source };
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(dir_err)?;
-        sweep_broken_puts(&blobs);
-        let spare_files = SpareFiles::open(data_dir.join("spare")).map_err(dir_err)?;
-        let recycled = Arc::new(Recycled::open(data_dir.join("recycled")).map_err(dir_err)?);
+        // First, as it claims the folder: an emulator already running on it keeps its files.
         let conn = db::open(&data_dir.join("fluidcloud.sqlite3"), &cfg).map_err(|e| match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StartError::DataDirInUse { path: data_dir.to_path_buf() }
             }
             _ => StartError::Database(e),
         })?;
+        sweep_broken_puts(&blobs);
+        let spare_files = SpareFiles::open(data_dir.join("spare")).map_err(dir_err)?;
+        let recycled = Arc::new(Recycled::open(data_dir.join("recycled")).map_err(dir_err)?);
         let signing_key = db::signing_key(&conn)?;
         let clock_offset_ms = db::clock_offset_ms(&conn)?;
         Ok(AppState {

@@ -169,6 +169,11 @@ fn a_data_folder_serves_one_emulator_at_a_time() {
     let data = tmp.path().join("data");
     let data_arg = data.to_str().unwrap();
     let first = start(&["--data-dir", data_arg], tmp.path());
+    // What the first one is writing, and files it keeps: the second one touches none of them.
+    let in_flight = [data.join("blobs").join("some-file.put-abc"), data.join("recycled").join("kept")];
+    for path in &in_flight {
+        std::fs::write(path, b"in use").unwrap();
+    }
     let second = Command::new(BIN)
         .args(["--listen", "127.0.0.1:0", "--data-dir", data_arg])
         .output()
@@ -177,6 +182,9 @@ fn a_data_folder_serves_one_emulator_at_a_time() {
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(stderr.contains("in use by another emulator"), "{stderr}");
     assert!(second.stdout.is_empty(), "no ready lines: {}", String::from_utf8_lossy(&second.stdout));
+    for path in &in_flight {
+        assert!(path.exists(), "{} was deleted", path.display());
+    }
     // The first one is unharmed, and the folder is free again once it stops.
     get_json(&format!("{}/api/v1/spaces", first.base_url), &first.api_key);
     assert!(first.stop().success());
