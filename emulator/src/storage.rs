@@ -590,24 +590,34 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
         return internal("digest lost");
     };
     let etag = new_etag();
-    {
-        // The bytes and their record change together: two PUTs ending at once cannot leave
-        // one's bytes under the other's hash.
-        let conn = state.db();
-        if let Err(e) = std::fs::rename(&temp, state.upload_path(&file_id)) {
-            let _ = std::fs::remove_file(&temp);
-            return internal(e);
-        }
-        let updated = conn.exec(
-            "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
-            params![written as i64, etag, sha256, infected, file_id],
-        );
-        if let Err(e) = updated {
-            return internal(e);
-        }
+    if let Err(e) = record_single_put(&state, &file_id, &temp, written, &etag, &sha256, infected) {
+        let _ = std::fs::remove_file(&temp);
+        return internal(e);
     }
     storage_latency(&state).await;
     stored(&etag)
+}
+
+/// Puts a whole single PUT's bytes in place with their record. The two change together
+/// (under the database lock, the record first and the rename before the commit): two PUTs
+/// ending at once cannot leave one's bytes under the other's hash, and a failed statement
+/// leaves the last good PUT's bytes and record as they were. Stored bytes never go with
+/// another PUT's record.
+fn record_single_put(state: &AppState, file_id: &str, temp: &std::path::Path, written: u64, etag: &str, sha256: &str, infected: bool) -> Result<(), String> {
+    let mut conn = state.db();
+    let tx = conn.transaction().map_err(|e| e.to_string())?;
+    tx.exec(
+        "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
+        params![written as i64, etag, sha256, infected, file_id],
+    )
+    .map_err(|e| e.to_string())?;
+    let target = state.upload_path(file_id);
+    std::fs::rename(temp, &target).map_err(|e| e.to_string())?;
+    tx.commit().map_err(|e| {
+        // The bytes are in place but their record is not: no bytes beat the wrong ones.
+        let _ = std::fs::remove_file(&target);
+        e.to_string()
+    })
 }
 
 pub(crate) fn part_count(size: u64, part_size: u64) -> u32 {
