@@ -71,7 +71,8 @@ impl PutUnderWay {
 impl Drop for PutUnderWay {
     fn drop(&mut self) {
         if let Some(activity) = self.state.puts().get_mut(&self.file_id) {
-            activity.under_way -= 1;
+            // A reset may have cleared the count since this PUT began.
+            activity.under_way = activity.under_way.saturating_sub(1);
             activity.ended += 1;
         }
     }

@@ -272,8 +272,9 @@ const QUEUED_CHUNKS: usize = 4;
 /// SHA-256 alone takes most of a core. (Hashing here made this task the PUT's critical path,
 /// ~1 s of CPU per GiB; its own thread took a 1 GiB PUT from 1.22 to 1.13 s, median of
 /// alternating runs.)
-/// `held` lives until the last byte is written, even when the request is dropped midway (the
-/// writer thread goes on with what it was handed): the PUT's `PutUnderWay` and its turn.
+/// `held` lives until the PUT is done with its file, even when the request is dropped midway
+/// (blocking threads go on with what they were handed): the PUT's `PutUnderWay`, a part's turn,
+/// a single PUT's own file.
 async fn receive(
     state: &AppState,
     body: Body,
@@ -288,9 +289,9 @@ async fn receive(
     }
     let offset = target.offset;
     // Reserving a GiB takes milliseconds, too long for a runtime worker.
-    let (file, recycled) = match tokio::task::spawn_blocking(move || target.open_reserved()).await {
-        Ok(Ok(opened)) => opened,
-        Ok(Err(e)) => return (Err(ReceiveError::Io(e)), digest),
+    let (file, recycled, held) = match tokio::task::spawn_blocking(move || (target.open_reserved(), held)).await {
+        Ok((Ok((file, recycled)), held)) => (file, recycled, held),
+        Ok((Err(e), _)) => return (Err(ReceiveError::Io(e)), digest),
         Err(e) => return (Err(ReceiveError::Io(std::io::Error::other(e.to_string()))), digest),
     };
     let (write_tx, mut write_rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUED_CHUNKS);
@@ -562,61 +563,67 @@ pub(crate) async fn put_single(State(state): AppStateRef, Path(file_id): Path<St
         Err(refusal) => return refusal,
     };
     // Counted before the upload is found open: a complete that commits in between is seen.
-    let under_way = Arc::new(PutUnderWay::start(&state, &file_id));
+    let under_way = PutUnderWay::start(&state, &file_id);
     let (length, initiated_size) = match check_single(&state, &file_id, &params, &parts) {
         Ok(found) => found,
         Err(refusal) => return refusal,
     };
     // A new PUT goes to a file of its own, so one that breaks off leaves the last good one.
     let temp = state.blobs.join(format!("{file_id}.put-{}", random_token(6)));
+    let held = Arc::new((under_way, OwnFile(temp.clone())));
     // Reserves no more than initiate declared (and the quota allowed), whatever
     // Content-Length says.
     let target = Target { path: temp.clone(), own: Some(NewFiles::of(&state)), offset: 0, reserve: length.min(initiated_size) };
     let conn = parts.extensions.get::<Conn>().cloned();
-    let (result, digest) = receive(&state, body, conn, target, length, Some(Digest::default()), under_way.clone()).await;
+    let (result, digest) = receive(&state, body, conn, target, length, Some(Digest::default()), held.clone()).await;
     let written = match result {
         Ok(n) if n == length => n,
-        Ok(_) => {
-            let _ = std::fs::remove_file(&temp);
-            return storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "fewer bytes than Content-Length");
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            return receive_failure(e, length);
-        }
+        Ok(_) => return storage_error(StatusCode::BAD_REQUEST, "IncompleteBody", "fewer bytes than Content-Length"),
+        Err(e) => return receive_failure(e, length),
     };
-    let Some((sha256, infected)) = digest.map(Digest::finish) else {
-        let _ = std::fs::remove_file(&temp);
-        return internal("digest lost");
-    };
+    let Some((sha256, infected)) = digest.map(Digest::finish) else { return internal("digest lost") };
     let etag = new_etag();
-    if let Err(e) = record_single_put(&state, &file_id, &temp, written, &etag, &sha256, infected) {
-        let _ = std::fs::remove_file(&temp);
-        return internal(e);
+    if let Err(refusal) = record_single_put(&state, &file_id, &temp, written, &etag, &sha256, infected) {
+        return refusal;
     }
     storage_latency(&state).await;
     stored(&etag)
 }
 
-/// Puts a whole single PUT's bytes in place with their record. The two change together
-/// (under the database lock, the record first and the rename before the commit): two PUTs
-/// ending at once cannot leave one's bytes under the other's hash, and a failed statement
-/// leaves the last good PUT's bytes and record as they were. Stored bytes never go with
-/// another PUT's record.
-fn record_single_put(state: &AppState, file_id: &str, temp: &std::path::Path, written: u64, etag: &str, sha256: &str, infected: bool) -> Result<(), String> {
+/// A single PUT's own file, deleted once the PUT is over unless it was moved into place:
+/// however the PUT ended, even with its request dropped, and only once its writer let go.
+struct OwnFile(PathBuf);
+
+impl Drop for OwnFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Puts a whole single PUT's bytes in place with their record, under the database lock: the
+/// record first, the rename before the commit. Two PUTs ending at once cannot leave one's
+/// bytes under the other's hash, and a failed UPDATE or rename leaves the last good PUT's
+/// bytes and record as they were. A failed commit leaves no bytes rather than the wrong ones
+/// (complete then fails until the object is PUT again). A crash between the rename and the
+/// commit can still pair the new bytes with the old record.
+fn record_single_put(state: &AppState, file_id: &str, temp: &std::path::Path, written: u64, etag: &str, sha256: &str, infected: bool) -> Result<(), Response> {
     let mut conn = state.db();
-    let tx = conn.transaction().map_err(|e| e.to_string())?;
-    tx.exec(
-        "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
-        params![written as i64, etag, sha256, infected, file_id],
-    )
-    .map_err(|e| e.to_string())?;
+    let tx = conn.transaction().map_err(internal)?;
+    let updated = tx
+        .exec(
+            "UPDATE uploads SET put_size = ?1, put_etag = ?2, put_sha256 = ?3, put_infected = ?4 WHERE file_id = ?5",
+            params![written as i64, etag, sha256, infected, file_id],
+        )
+        .map_err(internal)?;
+    if updated == 0 {
+        // A reset dropped the upload while its body came in.
+        return Err(storage_error(StatusCode::NOT_FOUND, "NoSuchUpload", "no such upload"));
+    }
     let target = state.upload_path(file_id);
-    std::fs::rename(temp, &target).map_err(|e| e.to_string())?;
+    std::fs::rename(temp, &target).map_err(internal)?;
     tx.commit().map_err(|e| {
-        // The bytes are in place but their record is not: no bytes beat the wrong ones.
         let _ = std::fs::remove_file(&target);
-        e.to_string()
+        internal(e)
     })
 }
 

@@ -144,9 +144,10 @@ pub(crate) async fn initiate(State(state): AppStateRef, headers: HeaderMap, body
         let (recycled, path) = (state.recycled.clone(), state.upload_path(&file_id));
         let placed = tokio::task::spawn_blocking(move || recycled.take_sized(&path, size)).await.unwrap_or(false);
         // A reset since the insert dropped the upload, and nothing else would delete its file.
-        let dropped = || state.db().qrow("SELECT 1 FROM uploads WHERE file_id = ?1", [&file_id], |r| r.get::<_, i64>(0)).optional();
-        if placed && matches!(dropped(), Ok(None)) {
-            let _ = std::fs::remove_file(state.upload_path(&file_id));
+        let still_open = || state.db().qrow("SELECT 1 FROM uploads WHERE file_id = ?1", [&file_id], |r| r.get::<_, i64>(0)).optional();
+        if placed && matches!(still_open(), Ok(None)) {
+            let (recycled, path) = (state.recycled.clone(), state.upload_path(&file_id));
+            let _ = tokio::task::spawn_blocking(move || recycled.drop_objects([path])).await;
         }
     }
     let origin = origin(&state, &headers);

@@ -1806,6 +1806,34 @@ async fn until_a_put_is_under_way(emu: &Emu, probe: &Value) {
     }
 }
 
+/// A reset while a single PUT's body comes in drops its upload: the PUT then answers 404
+/// and leaves no file behind, neither its own nor one in the upload's place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_put_whose_upload_a_reset_dropped_is_404_and_leaves_no_file() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let emu = common::start_with(Config { data_dir: Some(dir.path().to_path_buf()), ..Default::default() }).await;
+    let space = emu.default_space().await;
+    let data = bytes(200_000, 6);
+    let t = initiate(&emu, &space, "r.bin", "application/octet-stream", data.len()).await;
+    let put = HeldPut::start(t["upload_url"].as_str().unwrap(), Some("application/octet-stream"), data.len());
+    put.send(&data[..100_000]).await;
+    // The PUT's own file appears once it was found open and its body is being written.
+    let blobs = dir.path().join("blobs");
+    let names = || std::fs::read_dir(&blobs).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect::<Vec<_>>();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !names().iter().any(|name| name.contains(".put-")) {
+        assert!(std::time::Instant::now() < deadline, "the PUT never began writing");
+        tokio::task::yield_now().await;
+    }
+    assert!(emu.admin(Method::POST, "/reset", None).await.status().is_success());
+    put.send(&data[100_000..]).await;
+    drop(put.pieces);
+    let answer = put.answer.await.unwrap().unwrap();
+    assert_eq!(answer.status(), StatusCode::NOT_FOUND);
+    assert!(answer.text().await.unwrap().contains("NoSuchUpload"));
+    assert_eq!(names(), Vec::<String>::new(), "no file left in blobs/");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn complete_waits_out_a_single_put_under_way() {
     let emu = common::start().await;
