@@ -146,7 +146,7 @@ struct Ticket {
 
 /// The source once opened: its size, and how to read it.
 enum Opened {
-    Path { file: Arc<std::fs::File>, path: PathBuf },
+    Path { file: Arc<std::fs::File>, path: PathBuf, stamp: FileStamp },
     Bytes(Bytes),
     Reader(SequentialReader),
 }
@@ -192,15 +192,31 @@ fn regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Opens a regular file for reading and returns it with its size. `O_NONBLOCK` keeps the
+/// Opens a regular file for reading and returns it with its stamp. `O_NONBLOCK` keeps the
 /// open from waiting if the path became a FIFO since it was checked; it changes nothing
 /// for the regular file that the opened file is then checked to be.
-fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, u64)> {
+fn open_regular(path: &Path) -> std::io::Result<(std::fs::File, FileStamp)> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
     let meta = file.metadata()?;
     regular(&meta)?;
-    Ok((file, meta.len()))
+    Ok((file, FileStamp::of(&meta)))
+}
+
+/// What shows that a file was written to: its length, and its modification and change times
+/// (the kernel moves the change time on every write; nobody can set it back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl FileStamp {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp { len: meta.len(), modified: (meta.mtime(), meta.mtime_nsec()), changed: (meta.ctime(), meta.ctime_nsec()) }
+    }
 }
 
 async fn open(source: UploadSource) -> Result<(Opened, u64)> {
@@ -215,8 +231,8 @@ async fn open(source: UploadSource) -> Result<(Opened, u64)> {
             })
             .await
             .map_err(|e| Error::new(ErrorKind::Io, CALL, e.to_string()))?;
-            let (file, size) = opened.map_err(|e| Error::io(CALL, format!("cannot read {}", path.display()), e))?;
-            Ok((Opened::Path { file: Arc::new(file), path }, size))
+            let (file, stamp) = opened.map_err(|e| Error::io(CALL, format!("cannot read {}", path.display()), e))?;
+            Ok((Opened::Path { file: Arc::new(file), path, stamp }, stamp.len))
         }
         UploadSource::Bytes(b) => {
             let size = b.len() as u64;
@@ -569,17 +585,22 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
         other => other,
     };
     match opened {
-        Opened::Path { file, path } => {
-            let hashing = hash_file(file.clone(), size, stop.clone());
+        Opened::Path { file, path, stamp } => {
+            let hash_stop = stop.child_token();
+            let hashing = hash_file(file.clone(), size, hash_stop.clone());
             let pool = ChunkPool::default();
             let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, || RequestBody::Stream {
                 len: size,
                 stream: sent.track(file_range(file.clone(), 0, size, pool.clone())),
             })
             .await;
+            if sent.is_err() {
+                // Reported now, not once the whole file was read for nothing.
+                hash_stop.cancel();
+            }
             let hashed = join_hash(hashing).await;
-            // A file that changed size explains any failure above.
-            still_same_size(&file, &path, size).await?;
+            // A file written to meanwhile explains any failure above.
+            still_unchanged(&file, &path, stamp).await?;
             sent?;
             hashed
         }
@@ -615,15 +636,20 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
     }
 }
 
-/// After the last byte went up: a file that grew or shrank meanwhile is not what was hashed.
-async fn still_same_size(file: &Arc<std::fs::File>, path: &Path, size: u64) -> Result<()> {
+/// After the last byte went up: a file written to meanwhile may not be what was hashed, or
+/// not what was sent (the hash reads it ahead of the upload).
+async fn still_unchanged(file: &Arc<std::fs::File>, path: &Path, at_start: FileStamp) -> Result<()> {
     let f = file.clone();
-    let now = tokio::task::spawn_blocking(move || f.metadata().map(|m| m.len()))
+    let now = tokio::task::spawn_blocking(move || f.metadata().map(|m| FileStamp::of(&m)))
         .await
         .map_err(|e| Error::new(ErrorKind::Io, CALL, e.to_string()))?
         .map_err(|e| Error::io(CALL, format!("cannot stat {}", path.display()), e))?;
-    if now != size {
-        return Err(Error::integrity(CALL, format!("{} changed size while it was uploaded ({size} bytes at the start, {now} now)", path.display())));
+    if now.len != at_start.len {
+        let (was, is) = (at_start.len, now.len);
+        return Err(Error::integrity(CALL, format!("{} changed size while it was uploaded ({was} bytes at the start, {is} now)", path.display())));
+    }
+    if now != at_start {
+        return Err(Error::integrity(CALL, format!("{} was written to while it was uploaded; upload it once it is complete", path.display())));
     }
     Ok(())
 }
@@ -686,8 +712,9 @@ impl Plan<'_> {
 async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &CancellationToken) -> Result<(String, Vec<(u32, String)>)> {
     let done = AtomicU64::new(0);
     match opened {
-        Opened::Path { file, path } => {
-            let hashing = hash_file(file.clone(), plan.size, stop.clone());
+        Opened::Path { file, path, stamp } => {
+            let hash_stop = stop.child_token();
+            let hashing = hash_file(file.clone(), plan.size, hash_stop.clone());
             let pool = ChunkPool::default();
             let sent = stream::iter(plan.owned_urls())
                 .map(|(number, url)| {
@@ -708,9 +735,13 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                 .buffer_unordered(plan.concurrency)
                 .try_collect::<Vec<_>>()
                 .await;
+            if sent.is_err() {
+                // Reported now, not once the whole file was read for nothing.
+                hash_stop.cancel();
+            }
             let hashed = join_hash(hashing).await;
-            // A file that changed size explains any failure above.
-            still_same_size(&file, &path, plan.size).await?;
+            // A file written to meanwhile explains any failure above.
+            still_unchanged(&file, &path, stamp).await?;
             let mut etags = sent?;
             let sha = hashed?;
             etags.sort_unstable_by_key(|(n, _)| *n);

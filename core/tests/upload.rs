@@ -363,6 +363,51 @@ async fn a_file_that_shrinks_during_upload_is_an_integrity_error() {
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
 }
 
+/// Rewritten in place with as many bytes: the size alone shows nothing, and the bytes sent
+/// need not be the ones hashed.
+#[tokio::test]
+async fn a_file_rewritten_in_place_during_upload_is_an_integrity_error() {
+    let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edited.txt");
+    std::fs::write(&path, data(4096 * 8, 2)).unwrap();
+    // Dated in the past, so that the edit below shows even on a coarse clock.
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
+    let edit = path.clone();
+    let edited = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut options = UploadOptions::new(&space);
+    options.progress = Some(Arc::new(move |done, _| {
+        if done > 0 && !edited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            use std::os::unix::fs::FileExt;
+            std::fs::File::options().write(true).open(&edit).unwrap().write_all_at(&data(4096 * 8, 3), 0).unwrap();
+        }
+    }));
+    let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(err.to_string().contains("was written to while it was uploaded"), "{err}");
+    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty());
+}
+
+/// A PUT refused for good is reported at once, not after the hash read the whole file: this
+/// sparse TiB would take hours to hash.
+#[tokio::test]
+async fn a_refused_put_is_reported_without_reading_the_whole_file() {
+    let emu = start_with(Config { bytes_limit: 4 << 40, ..Config::default() }).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sparse.img");
+    std::fs::File::create(&path).unwrap().set_len(1 << 40).unwrap();
+    emu.add_faults(json!([{"target": "storage_put", "times": 10_000, "action": "status", "status": 403}])).await;
+    let upload = client.files().upload(UploadSource::path(&path), UploadOptions::new(&space));
+    // A guard against hanging, not a measure of speed.
+    let err = tokio::time::timeout(Duration::from_secs(120), upload).await.expect("the refusal was reported").unwrap_err();
+    assert_eq!(err.http_status(), Some(403), "{err}");
+}
+
 #[tokio::test]
 async fn readers_of_the_wrong_length_store_nothing() {
     let emu = start_with(small()).await;
