@@ -32,18 +32,72 @@ const USER_AGENT: &str = concat!("fluidcloud-python/", env!("CARGO_PKG_VERSION")
 /// How often a blocking call looks for Ctrl-C while it waits.
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-/// Set by an `atexit` hook: the interpreter is shutting down. A thread that takes the GIL
-/// after that is ended by Python mid-Rust, which aborts the process; so from then on no
-/// thread of the SDK's, nor a daemon thread waiting in a call, goes back into Python.
-static EXITING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// Once the interpreter finalizes, Python ends any other thread that takes the GIL, and
+/// ending one mid-Rust aborts the process. So an `atexit` hook marks the exit: from then on
+/// no thread of the SDK's (a file object's `read`, `on_progress`, an httpx send), nor a daemon
+/// thread waiting in a call, goes back into Python. The hook waits for those inside Python to
+/// leave. The thread that runs the hooks goes on as before: later hooks may make calls.
+struct ExitState {
+    exiting: bool,
+    /// The thread running the `atexit` hooks.
+    exit_thread: Option<std::thread::ThreadId>,
+    /// SDK threads inside Python now.
+    inside: usize,
+}
 
-fn exiting() -> bool {
-    EXITING.load(std::sync::atomic::Ordering::SeqCst)
+static EXIT: Mutex<ExitState> = Mutex::new(ExitState { exiting: false, exit_thread: None, inside: 0 });
+static LEFT_PYTHON: std::sync::Condvar = std::sync::Condvar::new();
+/// How long the exit waits for SDK threads to leave Python (a `read` that never returns).
+const EXIT_WAIT: Duration = Duration::from_secs(2);
+
+fn exit_state() -> std::sync::MutexGuard<'static, ExitState> {
+    EXIT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether a thread waiting in a call must never come back into Python.
+fn outlived_by_interpreter() -> bool {
+    let state = exit_state();
+    state.exiting && state.exit_thread != Some(std::thread::current().id())
+}
+
+/// Runs `f` in Python on one of the SDK's threads, unless the interpreter is exiting.
+fn enter_python<T>(f: impl FnOnce(Python<'_>) -> T) -> Option<T> {
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            exit_state().inside -= 1;
+            LEFT_PYTHON.notify_all();
+        }
+    }
+    {
+        let mut state = exit_state();
+        if state.exiting {
+            return None;
+        }
+        state.inside += 1;
+    }
+    let _inside = Inside;
+    Some(Python::attach(f))
 }
 
 #[pyfunction]
-fn _interpreter_exiting() {
-    EXITING.store(true, std::sync::atomic::Ordering::SeqCst);
+fn _interpreter_exiting(py: Python<'_>) {
+    {
+        let mut state = exit_state();
+        state.exiting = true;
+        state.exit_thread = Some(std::thread::current().id());
+    }
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        let mut state = exit_state();
+        while state.inside > 0 {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = LEFT_PYTHON.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    });
 }
 
 /// Parks the calling thread for good: the process is ending, and Python must not see it.
@@ -99,12 +153,19 @@ impl<'py> Args<'_, 'py> {
     }
 }
 
+fn is_uuid(v: &Bound<'_, PyAny>) -> bool {
+    !v.is_instance_of::<PyString>()
+        && v.py().import("uuid").and_then(|uuid| uuid.getattr("UUID")).is_ok_and(|class| v.is_instance(&class).unwrap_or(false))
+}
+
 impl ops::Args for Args<'_, '_> {
     type Error = PyErr;
 
     fn opt_str(&self, key: &str) -> PyResult<Option<String>> {
         match self.item(key)? {
             None => Ok(None),
+            // Ids as ORMs hand them back: the official client formats any id into its URLs.
+            Some(v) if is_uuid(&v) => Ok(Some(v.str()?.to_string())),
             Some(v) => v.extract::<String>().map(Some).map_err(|e| self.text_error(key, &v, e)),
         }
     }
@@ -116,7 +177,11 @@ impl ops::Args for Args<'_, '_> {
     fn flag(&self, key: &str) -> PyResult<bool> {
         match self.item(key)? {
             None => Ok(false),
-            Some(v) => v.extract::<bool>().map_err(|_| self.type_error(key, "bool", &v)),
+            // 0 and 1 as well, which the official client sends as they are and the service reads.
+            Some(v) => v.extract::<bool>().or_else(|_| match v.extract::<i64>() {
+                Ok(n @ (0 | 1)) => Ok(n == 1),
+                _ => Err(self.type_error(key, "bool", &v)),
+            }),
         }
     }
 
@@ -144,20 +209,20 @@ struct PyReader {
 
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if exiting() {
-            return Err(std::io::Error::other("the Python interpreter is exiting"));
-        }
-        Python::attach(|py| {
+        let read = enter_python(|py| {
             // The exception itself travels inside the io::Error, to be raised again as it was.
             let chunk = self.file.call_method1(py, "read", (buf.len(),)).map_err(std::io::Error::other)?;
             let chunk = chunk.bind(py);
-            let data: PyBackedBytes = chunk
-                .extract()
-                .map_err(|_| std::io::Error::other("the file object's read() returned something other than bytes"))?;
+            let data: PyBackedBytes = chunk.extract().map_err(|_| {
+                let got = chunk.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+                // Raised as the official client's read of a text stream would fail.
+                std::io::Error::other(PyTypeError::new_err(format!("the file object's read() returned {got}, not bytes: open it in binary mode ('rb')")))
+            })?;
             let n = data.len().min(buf.len());
             buf[..n].copy_from_slice(&data[..n]);
             Ok(n)
-        })
+        });
+        read.unwrap_or_else(|| Err(std::io::Error::other("the Python interpreter is exiting")))
     }
 }
 
@@ -166,10 +231,7 @@ type CallbackError = Arc<Mutex<Option<PyErr>>>;
 
 fn progress_callback(callback: Py<PyAny>, failure: CallbackError, cancel: CancellationToken) -> fluidcloud::Progress {
     Arc::new(move |done, total| {
-        if exiting() {
-            return;
-        }
-        Python::attach(|py| report_progress(py, &callback, &failure, &cancel, done, total))
+        let _ = enter_python(|py| report_progress(py, &callback, &failure, &cancel, done, total));
     })
 }
 
@@ -316,6 +378,10 @@ fn build_py_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
     Ok(err)
 }
 
+fn is_answer_kind(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Auth | ErrorKind::QuotaExceeded | ErrorKind::Permission | ErrorKind::NotFound | ErrorKind::Conflict | ErrorKind::Api)
+}
+
 fn build_sdk_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
     let message = e.to_string();
     let class = match e.kind() {
@@ -331,6 +397,9 @@ fn build_sdk_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
                 _ => PyOSError::new_err(message),
             });
         }
+        // `ApiError` and its subclasses stand for a non-2xx answer and carry its status; an
+        // answer that could not be understood (a 200 whose body breaks the protocol) is none.
+        _ if e.http_status().is_none() && is_answer_kind(e.kind()) => "FluidCloudError",
         ErrorKind::Auth => "AuthError",
         ErrorKind::QuotaExceeded => "QuotaExceededError",
         ErrorKind::Permission => "PermissionError_",
@@ -609,10 +678,8 @@ impl Transport for HttpxTransport {
             let body = collect(std::mem::replace(&mut request.body, RequestBody::Empty)).await?;
             // httpx blocks: it runs on the blocking pool, holding the GIL only there.
             tokio::task::spawn_blocking(move || {
-                if exiting() {
-                    return Err(TransportError::new(TransportErrorKind::Other, "the Python interpreter is exiting"));
-                }
-                Python::attach(|py| httpx_send(py, &client, request, body))
+                enter_python(|py| httpx_send(py, &client, request, body))
+                    .unwrap_or_else(|| Err(TransportError::new(TransportErrorKind::Other, "the Python interpreter is exiting")))
             })
                 .await
                 .map_err(|e| TransportError::new(TransportErrorKind::Broken, e.to_string()))?
@@ -635,8 +702,8 @@ fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result
         // The GIL is released while the call runs; every SIGNAL_POLL, look for Ctrl-C.
         let (outcome, back) = py.detach(move || {
             let outcome = pending.wait_timeout(SIGNAL_POLL);
-            if exiting() {
-                park_for_good(); // a daemon thread's call, outlived by the interpreter
+            if outlived_by_interpreter() {
+                park_for_good(); // a daemon thread's call
             }
             (outcome, pending)
         });

@@ -168,3 +168,57 @@ def test_the_interpreter_exits_cleanly_with_a_daemon_threads_call_in_flight(emu)
     assert done.stdout.strip() == "exiting", done.stderr
     assert done.returncode == 0, done.stderr
     assert "Fatal Python error" not in done.stderr and "not rethrown" not in done.stderr, done.stderr
+
+
+ATEXIT_CALL_CHILD = """
+import atexit, sys
+def ship_last_logs():
+    # Registered before the SDK is imported, so it runs after the SDK's own exit hook.
+    print("spaces:", len(fc.spaces.list()), flush=True)
+atexit.register(ship_last_logs)
+import fluidcloud
+fc = fluidcloud.FluidCloud(sys.argv[1], base_url=sys.argv[2])
+"""
+
+
+def test_a_call_from_a_later_exit_hook_completes(emu):
+    done = subprocess.run([sys.executable, "-c", ATEXIT_CALL_CHILD, emu.api_key, emu.base_url],
+                          capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "spaces: 1", done.stderr
+    assert done.returncode == 0, done.stderr
+
+
+SLOW_READER_CHILD = """
+import io, sys, time, fluidcloud
+fc = fluidcloud.FluidCloud(sys.argv[1], base_url=sys.argv[2])
+space = fc.spaces.list()[0].id
+class Slow(io.BytesIO):
+    said = False
+    def read(self, n=-1):
+        if not self.said:
+            self.said = True
+            print("reading", flush=True)
+        time.sleep(0.05)  # the GIL is let go here, with the read still under way
+        return super().read(min(n, 4096))
+fc.files.upload(Slow(b"s" * (4 * 1024 * 1024)), space)
+"""
+
+
+def test_ctrl_c_during_a_file_objects_read_ends_the_program_cleanly(emu):
+    # Ctrl-C lands while the SDK's thread is inside the file object's read. That thread must
+    # get out of Python before the interpreter finalizes, or the process dies (SIGSEGV or
+    # SIGABRT); it lost that race in about one run in three, so five runs.
+    for _ in range(5):
+        child = subprocess.Popen([sys.executable, "-c", SLOW_READER_CHILD, emu.api_key, emu.base_url],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert child.stdout is not None and child.stdout.readline().strip() == "reading"
+            child.send_signal(signal.SIGINT)
+            _, stderr = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        # An uncaught KeyboardInterrupt ends Python by SIGINT, after its traceback.
+        assert child.returncode == -signal.SIGINT and "KeyboardInterrupt" in stderr, (child.returncode, stderr)
+        assert "Fatal Python error" not in stderr, stderr

@@ -128,3 +128,17 @@ def test_closing_an_as_user_client_leaves_the_parents_http_client_open():
     assert [s.id for s in fc.spaces.list()] == ["s1"]
     fc.close()
     assert http.is_closed
+
+
+def test_an_answer_that_breaks_the_protocol_is_no_api_error():
+    # A 200 whose body is not what the protocol says carries no status: ApiError (which
+    # stands for a non-2xx answer) would have to put something else in `status`.
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>a proxy's page</html>")
+
+    fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
+    with pytest.raises(fluidcloud.FluidCloudError) as e:
+        fc.quota.usage()
+    assert not isinstance(e.value, fluidcloud.ApiError)
+    assert "quota.usage" in str(e.value)
+    fc.close()

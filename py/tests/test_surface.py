@@ -194,3 +194,18 @@ def test_public_names_match_the_official_package():
     assert issubclass(fluidcloud.NotFoundError, fluidcloud.ApiError)
     assert issubclass(fluidcloud.ApiError, fluidcloud.FluidCloudError)
     assert os.path.exists(os.path.join(os.path.dirname(fluidcloud.__file__), "py.typed"))
+
+
+def test_ids_as_uuid_objects_and_flags_as_0_or_1_work_as_in_the_official_client(fc, space):
+    import uuid
+
+    made = fc.files.upload(b"orm", space, name="orm.txt")
+    assert fc.files.get(uuid.UUID(made.id)).id == made.id
+    assert [f.id for f in fc.files.list(uuid.UUID(space))] == [made.id]
+    assert fc.files.list(space, trash=1) == [] and [f.id for f in fc.files.list(space, trash=0)] == [made.id]
+    with pytest.raises(TypeError):
+        fc.files.list(space, trash="yes")
+
+
+def test_path_or_data_is_importable_from_the_client_module():
+    from fluidcloud.client import PathOrData  # noqa: F401  (public in the official module)

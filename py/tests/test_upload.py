@@ -100,3 +100,32 @@ def test_one_client_shared_by_threads(fc, space):
         t.join()
     assert errors == []
     assert len(fc.files.list(space)) == 18
+
+
+def test_an_empty_name_names_a_path_upload_by_its_file_as_the_official_client_does(fc, space, tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_bytes(b"a,b\n")
+    assert fc.files.upload(str(path), space, name="").original_name == "report.csv"
+    with pytest.raises(IsADirectoryError):
+        fc.files.upload(str(tmp_path) + "/", space)
+
+
+def test_a_file_object_whose_read_returns_str_is_a_type_error(fc, space):
+    class Texty(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def seekable(self):
+            return True
+
+        def tell(self):
+            return 0
+
+        def seek(self, offset, whence=0):
+            return 0
+
+        def read(self, n=-1):
+            return "text"
+
+    with pytest.raises(TypeError, match="binary mode"):
+        fc.files.upload(Texty(), space)

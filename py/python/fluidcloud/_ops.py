@@ -159,9 +159,11 @@ def upload(
         name = name or "upload.bin"
     elif isinstance(file, (str, os.PathLike)):
         kind, source = "path", os.fspath(file)  # type: ignore[assignment]  # str or bytes; the extension takes both
-        if name is None:
+        if not name:
+            # As the official client: an empty name is no name. The core names the file
+            # (a trailing slash kept, so a directory is reported as one) or explains.
             base = os.path.basename(source)
-            name = base if isinstance(base, str) and _is_utf8(base) else None  # else the core explains
+            name = base if isinstance(base, str) and base and _is_utf8(base) else None
     elif hasattr(file, "read"):
         if isinstance(file, io.TextIOBase):
             raise TypeError("file must be opened in binary mode ('rb'), not text mode")

@@ -21,6 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple, TypeVar
 
 from . import _core, _ops
 from ._ops import Progress, Source
+
+#: What ``files.upload`` takes, under the official client's name for it.
+PathOrData = Source
 from .models import DelegatedToken, File, Folder, Link, Quota, Share, Space
 
 __all__ = ["FluidCloud", "AsyncFluidCloud", "DEFAULT_BASE_URL"]
