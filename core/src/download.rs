@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::client::Files;
 use crate::hashing::SequentialHasher;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{cancellable, status_error, transport_error, Retry};
+use crate::http::{cancellable, retry_delay, status_error, transport_error, Retry};
 use crate::models::File;
 use crate::transport::{HeaderMap, HeaderValue, HttpRequest, HttpResponse, Method, RequestBody, Url};
 use crate::upload::Progress;
@@ -133,17 +133,20 @@ impl Files<'_> {
         let mut hasher = SequentialHasher::start();
         let mut written = 0u64;
         let mut url = self.download_url(file_id).await.map_err(|e| e.with_call(CALL))?.url;
-        let mut failures = 0u32;
+        // Breaks in a row without a byte between them, and fresh URLs asked for.
+        let (mut failures, mut refreshes) = (0u32, 0u32);
         let max_retries = self.c.options().max_retries;
+        // Progress only goes forward, also when a server that ignores `Range` makes us start over.
+        let mut reported = 0u64;
         if let Some(p) = &options.progress {
             p(0, size);
         }
         while written < size {
             let resp = match self.get_from(&url, written, cancel).await {
                 Ok(resp) => resp,
-                Err(e) if e.kind() == ErrorKind::Permission && failures < max_retries => {
+                Err(e) if e.kind() == ErrorKind::Permission && refreshes < max_retries => {
                     // The presigned URL expired while we resumed: get a fresh one.
-                    failures += 1;
+                    refreshes += 1;
                     url = self.download_url(file_id).await.map_err(|e| e.with_call(CALL))?.url;
                     continue;
                 }
@@ -160,6 +163,7 @@ impl Files<'_> {
             }
             let mut body = resp.body;
             let mut broke = None;
+            let resumed_at = written;
             while let Some(chunk) = body.next().await {
                 match chunk {
                     Ok(chunk) => {
@@ -169,7 +173,8 @@ impl Files<'_> {
                         out.write_all(&chunk).await.map_err(|e| Error::io(CALL, format!("cannot write {}", partial.display()), e))?;
                         written += chunk.len() as u64;
                         hasher.feed(chunk).await;
-                        if let Some(p) = &options.progress {
+                        if let Some(p) = options.progress.as_ref().filter(|_| written > reported) {
+                            reported = written;
                             p(written, size);
                         }
                     }
@@ -179,9 +184,15 @@ impl Files<'_> {
                     }
                 }
             }
+            if written > resumed_at {
+                failures = 0;
+            }
             match broke {
-                // Resumed from `written` on the next turn.
-                Some(_) if failures < max_retries => failures += 1,
+                // Resumed from `written` on the next turn, after a pause as for any retry.
+                Some(_) if failures < max_retries => {
+                    cancellable(Some(cancel), CALL, tokio::time::sleep(retry_delay(failures, None))).await?;
+                    failures += 1;
+                }
                 Some(e) => return Err(e),
                 None if written < size => {
                     return Err(Error::integrity(CALL, format!("the download ended after {written} of {size} bytes")));

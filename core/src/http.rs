@@ -219,7 +219,7 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 
 /// Exponential backoff from 0.5 s, doubling to 8 s, with jitter; `Retry-After` wins when the
 /// server sends one (one over 60 s is never waited for: `retrying` gives up instead).
-fn retry_delay(tries: u32, retry_after: Option<Duration>) -> Duration {
+pub(crate) fn retry_delay(tries: u32, retry_after: Option<Duration>) -> Duration {
     if let Some(wait) = retry_after {
         return wait.min(MAX_RETRY_AFTER);
     }

@@ -174,6 +174,10 @@ fn name_and_type(source: &UploadSource, options: &UploadOptions) -> Result<(Stri
         Some(t) => t.clone(),
         None => mime_guess::from_path(&name).first_raw().unwrap_or("application/octet-stream").to_string(),
     };
+    // Checked before initiate, which would leave an upload that no PUT can be sent to.
+    if HeaderValue::from_str(&content_type).is_err() {
+        return Err(Error::invalid(CALL, format!("content_type {content_type:?} cannot be sent as an HTTP header (control characters or non-ASCII)")));
+    }
     Ok((name, content_type))
 }
 

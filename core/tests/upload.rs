@@ -409,6 +409,18 @@ async fn a_refused_put_is_reported_without_reading_the_whole_file() {
 }
 
 #[tokio::test]
+async fn a_content_type_that_cannot_be_a_header_fails_before_any_request() {
+    let emu = start().await;
+    let (client, recorder) = emu.recorded_client();
+    let mut options = UploadOptions::new(emu.default_space().await);
+    options.content_type = Some("text/plain\r\nX-Injected: 1".into());
+    let err = client.files().upload(UploadSource::bytes(b"x".to_vec()), options).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("content_type"), "{err}");
+    assert!(recorder.requests().is_empty(), "no upload initiated");
+}
+
+#[tokio::test]
 async fn readers_of_the_wrong_length_store_nothing() {
     let emu = start_with(small()).await;
     let client = emu.client();
@@ -542,6 +554,22 @@ async fn download_resumes_after_a_broken_connection() {
     assert!(from > 0 && from <= 70000, "{range}");
     calls.assert_exact(bytes.len() as u64);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no part file left behind");
+}
+
+/// Breaks that each moved the download forward do not use up its retries (2 by default):
+/// only breaks in a row without a byte between them count.
+#[tokio::test]
+async fn a_download_that_keeps_moving_survives_more_breaks_than_its_retries() {
+    let emu = start_with(small()).await;
+    let client = emu.client();
+    let space = emu.default_space().await;
+    let bytes = data(400_000, 9);
+    let file = client.files().upload(UploadSource::bytes(bytes.clone()), UploadOptions::new(&space)).await.unwrap();
+    emu.add_faults(json!([{"target": "storage_get", "times": 4, "action": "reset", "after_bytes": 70000}])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("copy.bin");
+    client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes);
 }
 
 #[tokio::test]
@@ -759,8 +787,11 @@ async fn a_download_restarts_when_the_server_ignores_the_range() {
     emu.add_faults(json!([{"target": "storage_get", "times": 1, "action": "reset", "after_bytes": 70000}])).await;
     let dir = tempfile::tempdir().unwrap();
     let dest = dir.path().join("copy.bin");
-    client.files().download(&file.id, &dest, DownloadOptions::default()).await.unwrap();
+    let calls = Calls::default();
+    let options = DownloadOptions { progress: Some(calls.callback()), cancel: None };
+    client.files().download(&file.id, &dest, options).await.unwrap();
     assert_eq!(std::fs::read(&dest).unwrap(), bytes);
+    calls.assert_exact(bytes.len() as u64); // never backwards, though the bytes start over
     let gets = recorder.requests().into_iter().filter(|r| r.url.contains("/_storage/objects/")).count();
     assert_eq!(gets, 2, "one broken GET, one whole again");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no part file left behind");
