@@ -774,6 +774,36 @@ impl fluidcloud::transport::Transport for IgnoresRange {
     }
 }
 
+/// A transport whose answers lose their ETag, as some proxies' do.
+#[derive(Clone)]
+struct DropsEtags(Recorder);
+
+impl fluidcloud::transport::Transport for DropsEtags {
+    fn send(
+        &self,
+        request: fluidcloud::transport::HttpRequest,
+    ) -> futures_util::future::BoxFuture<'static, Result<fluidcloud::transport::HttpResponse, fluidcloud::transport::TransportError>> {
+        let sent = self.0.send(request);
+        Box::pin(async move {
+            let mut resp = sent.await?;
+            resp.headers.remove("etag");
+            Ok(resp)
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_part_accepted_without_an_etag_fails_before_complete() {
+    let emu = start_with(small()).await;
+    let recorder = Recorder::new();
+    let client = fluidcloud::Client::new(emu.options().transport(Arc::new(DropsEtags(recorder.clone())))).unwrap();
+    let space = emu.default_space().await;
+    let err = client.files().upload(UploadSource::bytes(data(2048, 4)), UploadOptions::new(&space)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    assert!(err.to_string().contains("without an ETag"), "{err}");
+    assert!(!recorder.requests().iter().any(|r| r.url.contains("/uploads/complete")), "complete was not called");
+}
+
 /// When the server ignores the range of a resumed GET, the part file starts over through the
 /// handle it was created with, and the download still ends whole.
 #[tokio::test]
