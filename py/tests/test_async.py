@@ -179,6 +179,33 @@ def test_the_interpreter_exits_cleanly_right_after_async_calls(emu):
         assert "Fatal Python error" not in done.stderr
 
 
+TIMED_OUT_READ_THEN_EXIT = """
+import asyncio, io, sys, time, fluidcloud
+class Slow(io.BytesIO):
+    def read(self, n=-1):
+        time.sleep(0.05)  # the GIL is let go here, with the read still under way
+        return super().read(min(n, 4096))
+async def main():
+    async with fluidcloud.AsyncFluidCloud(sys.argv[1], base_url=sys.argv[2]) as fc:
+        space = (await fc.spaces.list())[0].id
+        try:
+            await asyncio.wait_for(fc.files.upload(Slow(b"s" * (4 << 20)), space), 0.3)
+        except asyncio.TimeoutError:
+            print("timed out", flush=True)
+asyncio.run(main())
+"""
+
+
+def test_the_interpreter_exits_cleanly_while_a_cancelled_uploads_read_is_under_way(emu):
+    # The SDK's thread is inside the file object's read when the program ends; it crashed
+    # the process (SIGSEGV or SIGABRT) in every run before the exit waited for it.
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", TIMED_OUT_READ_THEN_EXIT, emu.api_key, emu.base_url],
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "timed out", done.stderr
+        assert done.returncode == 0, (done.returncode, done.stderr)
+
+
 def test_a_cancelled_call_does_not_stop_a_newer_one_from_settling(emu):
     # A cancelled call's eventfd must not pass to a newer call before the cancellation has
     # unregistered it (it then unregistered the newer call's instead, which never settled).
