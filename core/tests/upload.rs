@@ -321,74 +321,56 @@ async fn cancellation_stops_an_upload_promptly() {
     assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty(), "nothing stored");
 }
 
-#[tokio::test]
-async fn a_file_that_grows_during_upload_is_an_integrity_error() {
+/// Uploads a 32 KiB file in parts, running `edit` on it once its first bytes went up, and
+/// returns the error, having checked that nothing was stored. The file is dated in the past,
+/// so that an edit shows even on a coarse clock.
+async fn upload_edited_midway(edit: impl Fn(&std::path::Path) + Send + Sync + 'static) -> fluidcloud::Error {
     let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
     let client = emu.client();
     let space = emu.default_space().await;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("growing.log");
+    let path = dir.path().join("edited.log");
     std::fs::write(&path, data(4096 * 8, 2)).unwrap();
-    let grow = path.clone();
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
+    let (edited, target) = (std::sync::atomic::AtomicBool::new(false), path.clone());
     let mut options = UploadOptions::new(&space);
     options.progress = Some(Arc::new(move |done, _| {
-        if done > 0 {
-            use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().append(true).open(&grow).unwrap();
-            f.write_all(b"more lines").unwrap();
+        if done > 0 && !edited.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            edit(&target);
         }
     }));
     let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty(), "nothing stored");
+    err
+}
+
+#[tokio::test]
+async fn a_file_that_grows_during_upload_is_an_integrity_error() {
+    let err = upload_edited_midway(|path| {
+        use std::io::Write;
+        std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(b"more lines").unwrap();
+    })
+    .await;
     assert!(err.to_string().contains("changed size"), "{err}");
-    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn a_file_that_shrinks_during_upload_is_an_integrity_error() {
-    let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
-    let client = emu.client();
-    let space = emu.default_space().await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("shrinking.bin");
-    std::fs::write(&path, data(4096 * 16, 2)).unwrap();
-    let shrink = path.clone();
-    let mut options = UploadOptions::new(&space);
-    options.progress = Some(Arc::new(move |done, _| {
-        if done > 0 {
-            std::fs::OpenOptions::new().write(true).open(&shrink).unwrap().set_len(100).unwrap();
-        }
-    }));
-    let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    upload_edited_midway(|path| std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(100).unwrap()).await;
 }
 
 /// Rewritten in place with as many bytes: the size alone shows nothing, and the bytes sent
 /// need not be the ones hashed.
 #[tokio::test]
 async fn a_file_rewritten_in_place_during_upload_is_an_integrity_error() {
-    let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
-    let client = emu.client();
-    let space = emu.default_space().await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("edited.txt");
-    std::fs::write(&path, data(4096 * 8, 2)).unwrap();
-    // Dated in the past, so that the edit below shows even on a coarse clock.
-    let file = std::fs::File::options().write(true).open(&path).unwrap();
-    file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
-    let edit = path.clone();
-    let edited = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut options = UploadOptions::new(&space);
-    options.progress = Some(Arc::new(move |done, _| {
-        if done > 0 && !edited.swap(true, std::sync::atomic::Ordering::SeqCst) {
-            use std::os::unix::fs::FileExt;
-            std::fs::File::options().write(true).open(&edit).unwrap().write_all_at(&data(4096 * 8, 3), 0).unwrap();
-        }
-    }));
-    let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
+    let err = upload_edited_midway(|path| {
+        use std::os::unix::fs::FileExt;
+        std::fs::File::options().write(true).open(path).unwrap().write_all_at(&data(4096 * 8, 3), 0).unwrap();
+    })
+    .await;
     assert!(err.to_string().contains("was written to while it was uploaded"), "{err}");
-    assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty());
 }
 
 /// A PUT refused for good is reported at once, not after the hash read the whole file: this
