@@ -959,7 +959,7 @@ enum fc_status fc_upload_options_set_cancel(struct fc_upload_options *options,
 /**
  * Uploads the file at `path` (read part by part; large files go up in parallel parts)
  * and returns the stored file; with `public`, `public_url` is set. Fails with `FC_ERR_IO`
- * when the path cannot be read and `FC_ERR_INTEGRITY` when the file changes size while it
+ * when the path cannot be read and `FC_ERR_INTEGRITY` when the file is written to while it
  * is uploaded. Blocks until done or cancelled. On success `*out` owns the file
  * (`fc_file_free`).
  */
