@@ -195,6 +195,11 @@ impl Error {
         Error::new(ErrorKind::Integrity, call, message)
     }
 
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        self.inner.request_id = request_id;
+        self
+    }
+
     pub(crate) fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         self.inner.source = Some(Box::new(source));
         self

@@ -95,12 +95,21 @@ impl Http {
 
     /// One API call, retried as its method allows; returns the answer's JSON.
     pub async fn call<T: DeserializeOwned>(&self, call: &str, method: Method, path: &str, query: &[(&str, String)], body: Option<Value>) -> Result<T> {
-        let bytes = self.call_raw(call, method, path, query, body).await?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| Error::new(ErrorKind::Api, call, format!("unexpected response body: {e}")).with_source(e))
+        let (bytes, request_id) = self.exchange(call, method, path, query, body).await?;
+        // With the request id: whether a garbled answer to complete stored the file is a
+        // question for support.
+        serde_json::from_slice(&bytes).map_err(|e| {
+            Error::new(ErrorKind::Api, call, format!("unexpected response body: {e}")).with_request_id(request_id).with_source(e)
+        })
     }
 
+    /// One API call whose answer's body is not needed.
     pub async fn call_raw(&self, call: &str, method: Method, path: &str, query: &[(&str, String)], body: Option<Value>) -> Result<Bytes> {
+        Ok(self.exchange(call, method, path, query, body).await?.0)
+    }
+
+    /// One API call, retried as its method allows: the answer's body and request id.
+    async fn exchange(&self, call: &str, method: Method, path: &str, query: &[(&str, String)], body: Option<Value>) -> Result<(Bytes, Option<String>)> {
         let mut url = self.api_base.clone();
         url.set_path(&format!("{}{}", self.api_base.path(), path));
         if !query.is_empty() {
@@ -136,7 +145,9 @@ impl Http {
                 async move { buffered(sent.await?).await }
             })
             .await?;
-        resp.bytes(usize::MAX).await.map_err(|e| transport_error(call, e))
+        let request_id = resp.header("x-request-id").map(str::to_string);
+        let bytes = resp.bytes(usize::MAX).await.map_err(|e| transport_error(call, e))?;
+        Ok((bytes, request_id))
     }
 
     /// Sends what `attempt` builds until it succeeds, fails for good, or `cancel` fires.

@@ -1256,3 +1256,28 @@ async fn debug_of_links_and_download_urls_hides_their_secrets() {
         assert!(shown.contains(&link.id), "{shown}");
     }
 }
+
+/// Answers of the API with their body swapped for a proxy's page, headers kept.
+#[derive(Clone)]
+struct GarblesBodies(Recorder);
+
+impl fluidcloud::transport::Transport for GarblesBodies {
+    fn send(&self, request: HttpRequest) -> BoxFuture<'static, Result<HttpResponse, TransportError>> {
+        let sent = self.0.send(request);
+        Box::pin(async move {
+            let mut resp = sent.await?;
+            resp.body = futures_util::stream::once(async { Ok(Bytes::from_static(b"<html>a proxy's page</html>")) }).boxed();
+            Ok(resp)
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_answer_that_does_not_parse_keeps_its_request_id() {
+    let emu = start().await;
+    let client = Client::new(emu.options().transport(Arc::new(GarblesBodies(Recorder::new())))).unwrap();
+    let err = client.spaces().list().await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Api, "{err}");
+    assert!(err.to_string().contains("unexpected response body"), "{err}");
+    assert!(err.request_id().is_some_and(|id| id.starts_with("req_")), "{:?}", err.request_id());
+}
