@@ -29,7 +29,7 @@ use crate::hashing::{SequentialHasher, HASH_IN_PLACE_MAX};
 use crate::error::{Detail, Error, ErrorKind, Result};
 use crate::http::{cancellable, Http, Retry};
 use crate::models::File;
-use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody, Url};
+use crate::transport::{HeaderMap, HeaderValue, HttpRequest, Method, RequestBody, TransportError, TransportErrorKind, Url};
 
 const CALL: &str = "files.upload";
 /// Reads of a path and of a reader go in pieces of this size.
@@ -365,7 +365,10 @@ fn check_part_urls(urls: &[PartUrl], size: u64, part_size: u64) -> Result<()> {
 
 /// PUTs a body built by `body` (again for each attempt) to a presigned URL: no credential, an
 /// exact length; returns the ETag.
-async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &CancellationToken, retry: Retry, mut body: impl FnMut() -> RequestBody) -> Result<String> {
+/// A PUT of what `body` makes, retried as `retry` allows. With `reads`, the body comes from a
+/// file: a failed read of it ends the PUT at once as that file's error (sending again would not
+/// help, and the network was not at fault).
+async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &CancellationToken, retry: Retry, reads: Option<&ReadFailure>, mut body: impl FnMut() -> RequestBody) -> Result<String> {
     let mut headers = HeaderMap::new();
     if let Some(t) = content_type {
         let value = HeaderValue::from_str(t).map_err(|_| Error::invalid(CALL, format!("content_type '{t}' cannot be sent")))?;
@@ -375,10 +378,20 @@ async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &Cancella
     let resp = http
         .retrying(CALL, retry, Some(stop), || {
             let request = HttpRequest { method: Method::PUT, url: url.clone(), headers: headers.clone(), body: body() };
-            http.transport.send(request)
+            let sent = http.transport.send(request);
+            async move {
+                let answer = sent.await;
+                if reads.is_some_and(|r| r.get().is_some()) {
+                    return Err(TransportError::new(TransportErrorKind::Other, "reading the file failed"));
+                }
+                answer
+            }
         })
         .await
-        .map_err(Error::marked_as_storage)?;
+        .map_err(|e| match reads.and_then(ReadFailure::get) {
+            Some(failed) => Error::io(CALL, "cannot read the file being uploaded", failed),
+            None => e.marked_as_storage(),
+        })?;
     let etag = resp.header("etag").unwrap_or_default().to_string();
     // Drain the (empty) body so the connection goes back to the pool.
     let _ = resp.bytes(4096).await;
@@ -387,8 +400,8 @@ async fn put(http: &Http, url: &str, content_type: Option<&str>, stop: &Cancella
 
 /// `put` of part `number`, whose ETag complete needs: an answer without one fails here,
 /// naming the part, rather than at complete after every byte went up.
-async fn put_part(http: &Http, url: &str, number: u32, stop: &CancellationToken, body: impl FnMut() -> RequestBody) -> Result<String> {
-    let etag = put(http, url, None, stop, Retry::Idempotent, body).await?;
+async fn put_part(http: &Http, url: &str, number: u32, stop: &CancellationToken, reads: Option<&ReadFailure>, body: impl FnMut() -> RequestBody) -> Result<String> {
+    let etag = put(http, url, None, stop, Retry::Idempotent, reads, body).await?;
     if etag.is_empty() {
         return Err(Error::new(ErrorKind::Api, CALL, format!("storage accepted part {number} without an ETag, which complete needs")).marked_as_storage());
     }
@@ -473,9 +486,25 @@ impl Drop for PooledChunk {
     }
 }
 
-/// A region of a file as a stream of chunks, read on the blocking pool into `pool`'s buffers.
-fn file_range(file: Arc<std::fs::File>, offset: u64, len: u64, pool: ChunkPool) -> BoxStream<'static, std::io::Result<Bytes>> {
-    stream::try_unfold((file, offset, len, pool), |(file, pos, left, pool)| async move {
+/// The first read of a file that failed while its bytes went up (see `put`).
+#[derive(Clone, Default)]
+struct ReadFailure(Arc<Mutex<Option<(std::io::ErrorKind, String)>>>);
+
+impl ReadFailure {
+    fn record(&self, e: &std::io::Error) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| (e.kind(), e.to_string()));
+    }
+
+    fn get(&self) -> Option<std::io::Error> {
+        let failed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        failed.as_ref().map(|(kind, message)| std::io::Error::new(*kind, message.clone()))
+    }
+}
+
+/// A region of a file as a stream of chunks, read on the blocking pool into `pool`'s buffers;
+/// a failed read is also recorded in `failure`.
+fn file_range(file: Arc<std::fs::File>, offset: u64, len: u64, pool: ChunkPool, failure: ReadFailure) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let read = stream::try_unfold((file, offset, len, pool), |(file, pos, left, pool)| async move {
         if left == 0 {
             return Ok(None);
         }
@@ -498,8 +527,8 @@ fn file_range(file: Arc<std::fs::File>, offset: u64, len: u64, pool: ChunkPool) 
         .map_err(std::io::Error::other)??;
         let n = chunk.len() as u64;
         Ok(Some((chunk, (file, pos + n, left - n, pool))))
-    })
-    .boxed()
+    });
+    read.inspect_err(move |e| failure.record(e)).boxed()
 }
 
 /// The SHA-256 of a whole file in one sequential pass on a blocking thread; fails when the file
@@ -602,10 +631,10 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
         Opened::Path { file, path, stamp } => {
             let hash_stop = stop.child_token();
             let hashing = hash_file(file.clone(), size, hash_stop.clone());
-            let pool = ChunkPool::default();
-            let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, || RequestBody::Stream {
+            let (pool, reads) = (ChunkPool::default(), ReadFailure::default());
+            let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, Some(&reads), || RequestBody::Stream {
                 len: size,
-                stream: sent.track(file_range(file.clone(), 0, size, pool.clone())),
+                stream: sent.track(file_range(file.clone(), 0, size, pool.clone(), reads.clone())),
             })
             .await;
             if sent.is_err() {
@@ -620,7 +649,7 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
         }
         Opened::Bytes(data) => {
             let hashing = hash_bytes(data.clone());
-            put(http, url, Some(content_type), stop, Retry::Idempotent, || sent.bytes_body(&data)).await?;
+            put(http, url, Some(content_type), stop, Retry::Idempotent, None, || sent.bytes_body(&data)).await?;
             join_hash(hashing).await
         }
         Opened::Reader(reader) => {
@@ -632,7 +661,7 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
             let mut body = Some(body);
             {
                 let pump = pump_reader(reader, size, tx, &hasher);
-                let sending = put(http, url, Some(content_type), stop, Retry::Never, || body.take().unwrap_or(RequestBody::Empty));
+                let sending = put(http, url, Some(content_type), stop, Retry::Never, None, || body.take().unwrap_or(RequestBody::Empty));
                 tokio::pin!(sending, pump);
                 // A PUT that failed stops the reading: the reader may never deliver another byte.
                 let (sent, pumped) = tokio::select! {
@@ -729,17 +758,16 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
         Opened::Path { file, path, stamp } => {
             let hash_stop = stop.child_token();
             let hashing = hash_file(file.clone(), plan.size, hash_stop.clone());
-            let pool = ChunkPool::default();
+            let (pool, reads) = (ChunkPool::default(), ReadFailure::default());
             let sent = stream::iter(plan.owned_urls())
                 .map(|(number, url)| {
                     let (offset, len) = plan.range(number);
                     let (file, pool) = (file.clone(), pool.clone());
-                    let done = &done;
-                    let plan = &plan;
+                    let (done, plan, reads) = (&done, &plan, &reads);
                     async move {
-                        let etag = put_part(http, &url, number, stop, || RequestBody::Stream {
+                        let etag = put_part(http, &url, number, stop, Some(reads), || RequestBody::Stream {
                             len,
-                            stream: file_range(file.clone(), offset, len, pool.clone()),
+                            stream: file_range(file.clone(), offset, len, pool.clone(), reads.clone()),
                         })
                         .await?;
                         plan.confirm(done, len);
@@ -770,7 +798,7 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                     let done = &done;
                     let plan = &plan;
                     async move {
-                        let etag = put_part(http, &url, number, stop, || RequestBody::Bytes(part.clone())).await?;
+                        let etag = put_part(http, &url, number, stop, None, || RequestBody::Bytes(part.clone())).await?;
                         plan.confirm(done, len);
                         Ok::<_, Error>((number, etag))
                     }
@@ -811,7 +839,7 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                     let done = &done;
                     async move {
                         let len = part.len() as u64;
-                        let etag = put_part(http, &url, number, stop, || RequestBody::Bytes(part.clone())).await?;
+                        let etag = put_part(http, &url, number, stop, None, || RequestBody::Bytes(part.clone())).await?;
                         plan_ref.confirm(done, len);
                         Ok::<_, Error>((number, etag))
                     }

@@ -322,15 +322,15 @@ async fn cancellation_stops_an_upload_promptly() {
 }
 
 /// Uploads a 32 KiB file in parts, running `edit` on it once its first bytes went up, and
-/// returns the error, having checked that nothing was stored. The file is dated in the past,
-/// so that an edit shows even on a coarse clock.
-async fn upload_edited_midway(edit: impl Fn(&std::path::Path) + Send + Sync + 'static) -> fluidcloud::Error {
+/// returns the error and the requests made, having checked that nothing was stored. The file
+/// is dated in the past, so that an edit shows even on a coarse clock.
+async fn upload_edited_midway(edit: impl Fn(&std::path::Path) + Send + Sync + 'static) -> (fluidcloud::Error, Recorder) {
     let emu = start_with(Config { multipart_threshold: 1024, part_size: 4096, storage_bytes_per_sec: 64 * 1024, ..Config::default() }).await;
-    let client = emu.client();
+    let (client, recorder) = emu.recorded_client();
     let space = emu.default_space().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edited.log");
-    std::fs::write(&path, data(4096 * 8, 2)).unwrap();
+    std::fs::write(&path, data(4096 * 16, 2)).unwrap();
     let file = std::fs::File::options().write(true).open(&path).unwrap();
     file.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_000_000_000)).unwrap();
     let (edited, target) = (std::sync::atomic::AtomicBool::new(false), path.clone());
@@ -343,12 +343,12 @@ async fn upload_edited_midway(edit: impl Fn(&std::path::Path) + Send + Sync + 's
     let err = client.files().upload(UploadSource::path(&path), options).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Integrity, "{err}");
     assert!(client.files().list(&space, None, false, None).await.unwrap().is_empty(), "nothing stored");
-    err
+    (err, recorder)
 }
 
 #[tokio::test]
 async fn a_file_that_grows_during_upload_is_an_integrity_error() {
-    let err = upload_edited_midway(|path| {
+    let (err, _) = upload_edited_midway(|path| {
         use std::io::Write;
         std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(b"more lines").unwrap();
     })
@@ -356,18 +356,25 @@ async fn a_file_that_grows_during_upload_is_an_integrity_error() {
     assert!(err.to_string().contains("changed size"), "{err}");
 }
 
+/// Reads past the new end fail while parts go up: the file's failure, not the network's, so
+/// no part is sent again.
 #[tokio::test]
 async fn a_file_that_shrinks_during_upload_is_an_integrity_error() {
-    upload_edited_midway(|path| std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(100).unwrap()).await;
+    let (_, recorder) = upload_edited_midway(|path| std::fs::OpenOptions::new().write(true).open(path).unwrap().set_len(100).unwrap()).await;
+    let mut puts: Vec<String> = recorder.requests().into_iter().filter(|r| r.url.contains("/parts/")).map(|r| r.url).collect();
+    let sent = puts.len();
+    puts.sort();
+    puts.dedup();
+    assert_eq!(puts.len(), sent, "a part was sent again");
 }
 
 /// Rewritten in place with as many bytes: the size alone shows nothing, and the bytes sent
 /// need not be the ones hashed.
 #[tokio::test]
 async fn a_file_rewritten_in_place_during_upload_is_an_integrity_error() {
-    let err = upload_edited_midway(|path| {
+    let (err, _) = upload_edited_midway(|path| {
         use std::os::unix::fs::FileExt;
-        std::fs::File::options().write(true).open(path).unwrap().write_all_at(&data(4096 * 8, 3), 0).unwrap();
+        std::fs::File::options().write(true).open(path).unwrap().write_all_at(&data(4096 * 16, 3), 0).unwrap();
     })
     .await;
     assert!(err.to_string().contains("was written to while it was uploaded"), "{err}");
