@@ -438,7 +438,14 @@ fn build_sdk_err(py: Python<'_>, e: &fluidcloud::Error) -> PyResult<PyErr> {
                 cls.call((status, detail), Some(&kwargs))?
             }
         }
-        None => cls.call1((message,))?,
+        None => {
+            let err = cls.call1((message,))?;
+            if let Some(id) = e.request_id() {
+                // An answer that could not be understood: its id is what support asks for.
+                err.setattr("request_id", id)?;
+            }
+            err
+        }
     };
     Ok(PyErr::from_value(err))
 }

@@ -134,11 +134,12 @@ def test_an_answer_that_breaks_the_protocol_is_no_api_error():
     # A 200 whose body is not what the protocol says carries no status: ApiError (which
     # stands for a non-2xx answer) would have to put something else in `status`.
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, text="<html>a proxy's page</html>")
+        return httpx.Response(200, text="<html>a proxy's page</html>", headers={"x-request-id": "req_garbled"})
 
     fc = fluidcloud.FluidCloud("fck_test_mock", base_url=BASE, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
     with pytest.raises(fluidcloud.FluidCloudError) as e:
         fc.quota.usage()
     assert not isinstance(e.value, fluidcloud.ApiError)
     assert "quota.usage" in str(e.value)
+    assert e.value.request_id == "req_garbled"
     fc.close()

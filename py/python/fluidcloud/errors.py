@@ -27,7 +27,14 @@ __all__ = [
 
 
 class FluidCloudError(Exception):
-    """Base class for every error this SDK raises."""
+    """Base class for every error this SDK raises.
+
+    Attributes:
+        request_id: The server's request id when the failure came with an answer (``None``
+            otherwise), to quote to support.
+    """
+
+    request_id: Optional[str] = None
 
 
 class ApiError(FluidCloudError):
