@@ -629,23 +629,13 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
     };
     match opened {
         Opened::Path { file, path, stamp } => {
-            let hash_stop = stop.child_token();
-            let hashing = hash_file(file.clone(), size, hash_stop.clone());
-            let (pool, reads) = (ChunkPool::default(), ReadFailure::default());
-            let sent = put(http, url, Some(content_type), stop, Retry::Idempotent, Some(&reads), || RequestBody::Stream {
+            let upload = PathUpload::start(file, path, stamp, stop);
+            let etag = put(http, url, Some(content_type), stop, Retry::Idempotent, Some(&upload.reads), || RequestBody::Stream {
                 len: size,
-                stream: sent.track(file_range(file.clone(), 0, size, pool.clone(), reads.clone())),
+                stream: sent.track(upload.range(0, size)),
             })
             .await;
-            if sent.is_err() {
-                // Reported now, not once the whole file was read for nothing.
-                hash_stop.cancel();
-            }
-            let hashed = join_hash(hashing).await;
-            // A file written to meanwhile explains any failure above.
-            still_unchanged(&file, &path, stamp).await?;
-            sent?;
-            hashed
+            Ok(upload.finish(etag).await?.1)
         }
         Opened::Bytes(data) => {
             let hashing = hash_bytes(data.clone());
@@ -676,6 +666,44 @@ async fn put_single(http: &Http, url: &str, content_type: &str, opened: Opened, 
             }
             hasher.finish(CALL).await
         }
+    }
+}
+
+/// A path going up: its bytes read range by range for the PUTs, beside one sequential pass
+/// that hashes it.
+struct PathUpload {
+    file: Arc<std::fs::File>,
+    path: PathBuf,
+    stamp: FileStamp,
+    hashing: Hashing,
+    hash_stop: CancellationToken,
+    pool: ChunkPool,
+    reads: ReadFailure,
+}
+
+impl PathUpload {
+    fn start(file: Arc<std::fs::File>, path: PathBuf, stamp: FileStamp, stop: &CancellationToken) -> Self {
+        let hash_stop = stop.child_token();
+        let hashing = hash_file(file.clone(), stamp.len, hash_stop.clone());
+        PathUpload { file, path, stamp, hashing, hash_stop, pool: ChunkPool::default(), reads: ReadFailure::default() }
+    }
+
+    /// `len` bytes from `offset`, for a PUT's body.
+    fn range(&self, offset: u64, len: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
+        file_range(self.file.clone(), offset, len, self.pool.clone(), self.reads.clone())
+    }
+
+    /// What the PUTs gave, and the file's SHA-256. A file written to meanwhile explains any
+    /// failure of the PUTs and is reported first; a failed PUT stops the hash at once rather
+    /// than once the whole file was read for nothing.
+    async fn finish<T>(self, sent: Result<T>) -> Result<(T, String)> {
+        if sent.is_err() {
+            self.hash_stop.cancel();
+        }
+        let hashed = join_hash(self.hashing).await;
+        still_unchanged(&self.file, &self.path, self.stamp).await?;
+        let sent = sent?;
+        Ok((sent, hashed?))
     }
 }
 
@@ -756,18 +784,15 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
     let done = AtomicU64::new(0);
     match opened {
         Opened::Path { file, path, stamp } => {
-            let hash_stop = stop.child_token();
-            let hashing = hash_file(file.clone(), plan.size, hash_stop.clone());
-            let (pool, reads) = (ChunkPool::default(), ReadFailure::default());
+            let upload = PathUpload::start(file, path, stamp, stop);
             let sent = stream::iter(plan.owned_urls())
                 .map(|(number, url)| {
                     let (offset, len) = plan.range(number);
-                    let (file, pool) = (file.clone(), pool.clone());
-                    let (done, plan, reads) = (&done, &plan, &reads);
+                    let (done, plan, upload) = (&done, &plan, &upload);
                     async move {
-                        let etag = put_part(http, &url, number, stop, Some(reads), || RequestBody::Stream {
+                        let etag = put_part(http, &url, number, stop, Some(&upload.reads), || RequestBody::Stream {
                             len,
-                            stream: file_range(file.clone(), offset, len, pool.clone(), reads.clone()),
+                            stream: upload.range(offset, len),
                         })
                         .await?;
                         plan.confirm(done, len);
@@ -777,15 +802,7 @@ async fn put_parts(http: &Http, opened: Opened, plan: Plan<'_>, stop: &Cancellat
                 .buffer_unordered(plan.concurrency)
                 .try_collect::<Vec<_>>()
                 .await;
-            if sent.is_err() {
-                // Reported now, not once the whole file was read for nothing.
-                hash_stop.cancel();
-            }
-            let hashed = join_hash(hashing).await;
-            // A file written to meanwhile explains any failure above.
-            still_unchanged(&file, &path, stamp).await?;
-            let mut etags = sent?;
-            let sha = hashed?;
+            let (mut etags, sha) = upload.finish(sent).await?;
             etags.sort_unstable_by_key(|(n, _)| *n);
             Ok((sha, etags))
         }

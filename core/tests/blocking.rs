@@ -266,10 +266,14 @@ impl ConnectionWatch {
         emu.options().base_url(&self.url)
     }
 
+    fn count(&mut self, opened: bool) {
+        if opened { self.open += 1 } else { self.open -= 1 }
+    }
+
     /// How many connections clients hold open through the proxy now.
     fn open_now(&mut self) -> usize {
-        for opened in self.events.try_iter() {
-            if opened { self.open += 1 } else { self.open -= 1 }
+        while let Ok(opened) = self.events.try_recv() {
+            self.count(opened);
         }
         self.open
     }
@@ -280,7 +284,7 @@ impl ConnectionWatch {
         while self.open_now() > 0 {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(opened) => if opened { self.open += 1 } else { self.open -= 1 },
+                Ok(opened) => self.count(opened),
                 Err(_) => return false,
             }
         }
@@ -288,13 +292,19 @@ impl ConnectionWatch {
     }
 }
 
+/// An emulator on a runtime of its own, and a proxy in front of it that watches connections.
+fn watched_emulator() -> (tokio::runtime::Runtime, TestEmu, ConnectionWatch) {
+    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
+    let emu = emulator_rt.block_on(start());
+    let watch = ConnectionWatch::new(&emu);
+    (emulator_rt, emu, watch)
+}
+
 /// The call lane's pooled connections live on a runtime only callers drive: dropping the
 /// last clone of a client must close them itself, not leave them to the next call.
 #[test]
 fn dropping_the_client_closes_its_connections() {
-    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
-    let emu = emulator_rt.block_on(start());
-    let mut watch = ConnectionWatch::new(&emu);
+    let (emulator_rt, emu, mut watch) = watched_emulator();
 
     let client = blocking::Client::new(watch.options(&emu)).unwrap();
     let copy = client.clone();
@@ -310,9 +320,7 @@ fn dropping_the_client_closes_its_connections() {
 /// Dropped from async code (a user's `#[tokio::main]`), where blocking on a runtime panics.
 #[test]
 fn dropping_the_client_inside_a_runtime_closes_its_connections() {
-    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
-    let emu = emulator_rt.block_on(start());
-    let mut watch = ConnectionWatch::new(&emu);
+    let (emulator_rt, emu, mut watch) = watched_emulator();
 
     let client = blocking::Client::new(watch.options(&emu)).unwrap();
     client.spaces().list().unwrap();
@@ -331,9 +339,7 @@ fn dropping_the_client_inside_a_runtime_closes_its_connections() {
 /// Dropped while this thread drives a short call: another client's, or its own.
 #[test]
 fn dropping_the_client_during_a_call_closes_its_connections() {
-    let emulator_rt = tokio::runtime::Runtime::new().unwrap();
-    let emu = emulator_rt.block_on(start());
-    let mut watch = ConnectionWatch::new(&emu);
+    let (emulator_rt, emu, mut watch) = watched_emulator();
     let other = blocking_client(&emu);
 
     let client = blocking::Client::new(watch.options(&emu)).unwrap();

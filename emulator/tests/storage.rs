@@ -1913,6 +1913,23 @@ async fn puts_broken_off_by_a_stop_leave_nothing_after_a_restart() {
     handle.shutdown().await;
 }
 
+/// A single PUT of `len` bytes, on a socket of the test's own: its head is sent, and the
+/// body is the caller's to send (or to withhold).
+async fn raw_single_put(ticket: &Value, len: usize) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    assert_eq!(ticket["mode"], "single");
+    let url = reqwest::Url::parse(ticket["upload_url"].as_str().unwrap()).unwrap();
+    let mut conn = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
+    let head = format!(
+        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n",
+        url.path(),
+        url.query().unwrap(),
+        url.authority()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn
+}
+
 /// A PUT whose body stalls is answered `400 RequestTimeout` once the idle timeout passes and
 /// its connection is closed; nothing of it is kept. Both body paths: small bodies (gathered in
 /// memory) and large ones (streamed to disk), and one large enough for batched socket reads.
@@ -1924,16 +1941,7 @@ async fn a_stalled_put_body_times_out_and_keeps_nothing() {
     let space = emu.default_space().await;
     for size in [1_000usize, 300_000, 4 << 20] {
         let ticket = initiate(&emu, &space, "stalled.bin", "application/octet-stream", size).await;
-        assert_eq!(ticket["mode"], "single");
-        let url = reqwest::Url::parse(ticket["upload_url"].as_str().unwrap()).unwrap();
-        let mut conn = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
-        let head = format!(
-            "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {size}\r\n\r\n",
-            url.path(),
-            url.query().unwrap(),
-            url.authority()
-        );
-        conn.write_all(head.as_bytes()).await.unwrap();
+        let mut conn = raw_single_put(&ticket, size).await;
         conn.write_all(&[7u8; 100]).await.unwrap();
 
         let started = std::time::Instant::now();
@@ -2027,17 +2035,7 @@ async fn a_slow_but_steady_put_body_is_not_idle() {
     // Large enough for the emulator to batch its reads.
     let data = bytes((3 << 20) + (256 << 10), 5);
     let ticket = initiate(&emu, &space, "slow.bin", "application/octet-stream", data.len()).await;
-    assert_eq!(ticket["mode"], "single");
-    let url = reqwest::Url::parse(ticket["upload_url"].as_str().unwrap()).unwrap();
-    let mut conn = tokio::net::TcpStream::connect((url.host_str().unwrap(), url.port().unwrap())).await.unwrap();
-    let head = format!(
-        "PUT {}?{} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        url.path(),
-        url.query().unwrap(),
-        url.authority(),
-        data.len()
-    );
-    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut conn = raw_single_put(&ticket, data.len()).await;
     // 64 KiB every 25 ms (2.5 MiB/s): never a pause near the idle timeout, but a MiB takes
     // longer than it to arrive. (The pacing shapes the sender; it synchronises nothing.)
     let mut pace = tokio::time::interval(std::time::Duration::from_millis(25));
