@@ -10,6 +10,7 @@ mod error;
 mod faults;
 mod files;
 mod folders;
+mod priority;
 mod recycle;
 mod server;
 mod shares;

@@ -27,6 +27,7 @@ use tokio::time::Instant;
 use crate::db::Cached;
 use crate::api::AppStateRef;
 use crate::digest::{feed_from_file, Digest, InOrder};
+use crate::priority::Raised;
 use crate::error::storage_error;
 use crate::server::{Conn, UNSEEN_BODY_MAX};
 use crate::recycle::Recycled;
@@ -386,6 +387,7 @@ impl Hasher {
     fn spawn(mut digest: Digest) -> Self {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(QUEUED_CHUNKS);
         let thread = tokio::task::spawn_blocking(move || {
+            let _raised = Raised::here();
             while let Some(chunk) = rx.blocking_recv() {
                 digest.update(&chunk);
             }
@@ -741,6 +743,7 @@ async fn catch_up(state: &AppState, order: &Arc<Mutex<InOrder>>, file_id: &str, 
         let offset = (part as u64 - 1) * part_size;
         let len = part_size.min(size - offset);
         let fed = tokio::task::spawn_blocking(move || {
+            let _raised = Raised::here();
             let ok = feed_from_file(&path, offset, len, &mut digest).is_ok();
             (ok, digest)
         })
