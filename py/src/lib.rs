@@ -205,24 +205,47 @@ impl ops::Args for Args<'_, '_> {
 /// Reads a Python binary file object, holding the GIL only while `read` runs.
 struct PyReader {
     file: Py<PyAny>,
+    /// What `read` returned beyond the size asked for, and how much of it was handed out: a
+    /// sloppy `read` (or one that takes no size, see `_ops`) loses no byte.
+    surplus: Option<(PyBackedBytes, usize)>,
+}
+
+impl PyReader {
+    fn new(file: Py<PyAny>) -> Self {
+        PyReader { file, surplus: None }
+    }
+
+    fn hand_out(&mut self, buf: &mut [u8]) -> usize {
+        let Some((data, at)) = &mut self.surplus else { return 0 };
+        let n = (data.len() - *at).min(buf.len());
+        buf[..n].copy_from_slice(&data[*at..*at + n]);
+        *at += n;
+        if *at == data.len() {
+            self.surplus = None;
+        }
+        n
+    }
 }
 
 impl Read for PyReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.surplus.is_some() || buf.is_empty() {
+            return Ok(self.hand_out(buf));
+        }
+        let file = &self.file;
         let read = enter_python(|py| {
             // The exception itself travels inside the io::Error, to be raised again as it was.
-            let chunk = self.file.call_method1(py, "read", (buf.len(),)).map_err(std::io::Error::other)?;
+            let chunk = file.call_method1(py, "read", (buf.len(),)).map_err(std::io::Error::other)?;
             let chunk = chunk.bind(py);
-            let data: PyBackedBytes = chunk.extract().map_err(|_| {
+            chunk.extract::<PyBackedBytes>().map_err(|_| {
                 let got = chunk.get_type().name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
                 // Raised as the official client's read of a text stream would fail.
                 std::io::Error::other(PyTypeError::new_err(format!("the file object's read() returned {got}, not bytes: open it in binary mode ('rb')")))
-            })?;
-            let n = data.len().min(buf.len());
-            buf[..n].copy_from_slice(&data[..n]);
-            Ok(n)
+            })
         });
-        read.unwrap_or_else(|| Err(std::io::Error::other("the Python interpreter is exiting")))
+        let data = read.unwrap_or_else(|| Err(std::io::Error::other("the Python interpreter is exiting")))?;
+        self.surplus = Some((data, 0));
+        Ok(self.hand_out(buf))
     }
 }
 
@@ -297,7 +320,7 @@ fn parse_op(op: &str, dict: &Bound<'_, PyDict>, failure: &CallbackError, home: &
                 "reader" => {
                     let file = a.item("source")?.ok_or_else(|| PyTypeError::new_err("files.upload: source is required"))?;
                     let size = a.opt_u64("size")?.ok_or_else(|| PyTypeError::new_err("files.upload: size is required"))?;
-                    UploadSource::reader(PyReader { file: file.unbind() }, size)
+                    UploadSource::reader(PyReader::new(file.unbind()), size)
                 }
                 other => return Err(PyValueError::new_err(format!("files.upload: unknown source kind '{other}'"))),
             };

@@ -129,3 +129,45 @@ def test_a_file_object_whose_read_returns_str_is_a_type_error(fc, space):
 
     with pytest.raises(TypeError, match="binary mode"):
         fc.files.upload(Texty(), space)
+
+
+class _Seekable:
+    """A minimal binary file object: tell and seek (for the size), and the read of a subclass."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def tell(self):
+        return self.pos
+
+    def seek(self, offset, whence=0):
+        self.pos = {0: offset, 1: self.pos + offset, 2: len(self.data) + offset}[whence]
+        return self.pos
+
+    def take(self, n: int) -> bytes:
+        out = self.data[self.pos : self.pos + n]
+        self.pos += len(out)
+        return out
+
+
+class _ReadTakesNoSize(_Seekable):
+    """The official client reads a single upload's file object with read(), no size."""
+
+    def read(self):
+        return self.take(len(self.data))
+
+
+class _ReadReturnsMore(_Seekable):
+    """read(n) is allowed to be sloppy; every byte it returns must go up, in order."""
+
+    def read(self, n):
+        return self.take(3 * n + 1)
+
+
+@pytest.mark.parametrize("reader", [_ReadTakesNoSize, _ReadReturnsMore])
+@pytest.mark.parametrize("size", [1000, SIZE])
+def test_a_file_object_with_an_unusual_read_uploads_every_byte(fc, space, reader, size):
+    data = payload(size)
+    f = fc.files.upload(reader(data), space, name="odd.bin")
+    assert f.size == size and f.sha256 == hashlib.sha256(data).hexdigest()
+    assert fetch(fc, f.id) == data

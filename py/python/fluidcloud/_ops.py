@@ -6,6 +6,7 @@ function returns ``(operation, arguments, build)``.
 
 from __future__ import annotations
 
+import inspect
 import io
 import mimetypes
 import os
@@ -140,6 +141,28 @@ def _guess_type(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
+def _read_takes_a_size(file: Any) -> bool:
+    """Whether `file.read` can be called with a size. The official client reads a single
+    upload's file object with `read()`, so an object whose `read` takes none works there."""
+    try:
+        parameters = inspect.signature(file.read).parameters.values()
+    except (TypeError, ValueError):  # no signature to be had (some built-ins): assume the usual
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+    return any(p.kind in positional for p in parameters)
+
+
+class _ReadWhole:
+    """A file object whose `read` takes no size, read whole as the official client does (the
+    extension hands the bytes out in pieces)."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+
+    def read(self, size: int = -1) -> Any:
+        return self._file.read()
+
+
 def upload(
     file: Source,
     space_id: str,
@@ -154,11 +177,12 @@ def upload(
 ) -> Op:
     """Names and types the upload as the official client does; the bytes stay where they are."""
     size: Optional[int] = None
+    source: Any
     if isinstance(file, (bytes, bytearray, memoryview)):
         kind, source = "bytes", file if isinstance(file, (bytes, bytearray)) else bytes(file)
         name = name or "upload.bin"
     elif isinstance(file, (str, os.PathLike)):
-        kind, source = "path", os.fspath(file)  # type: ignore[assignment]  # str or bytes; the extension takes both
+        kind, source = "path", os.fspath(file)  # str or bytes; the extension takes both
         if not name:
             # As the official client: an empty name is no name. The core names the file
             # (a trailing slash kept, so a directory is reported as one) or explains.
@@ -171,7 +195,7 @@ def upload(
         file.seek(0, os.SEEK_END)
         size = file.tell() - position
         file.seek(position)
-        kind, source = "reader", file
+        kind, source = "reader", file if _read_takes_a_size(file) else _ReadWhole(file)
         name = name or getattr(file, "name", None) or "upload.bin"
         name = os.path.basename(str(name))
     else:
