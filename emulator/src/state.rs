@@ -39,8 +39,8 @@ pub(crate) struct AppState {
     pub puts: Mutex<HashMap<String, PutActivity>>,
     /// One PUT of a part at a time: a second waits for the first to end (see `put_part`).
     pub part_turns: Mutex<HashMap<(String, u32), PartTurn>>,
-    /// Completes under way per upload (see `CompleteUnderWay`).
-    completes: Mutex<HashMap<String, usize>>,
+    /// Completes under way per upload, and the turn they take (see `CompleteUnderWay`).
+    completes: Mutex<HashMap<String, (usize, Arc<tokio::sync::Mutex<()>>)>>,
 }
 
 /// Held by the PUT of a part whose turn it is.
@@ -84,19 +84,29 @@ impl Drop for PutUnderWay {
 pub(crate) struct CompleteUnderWay<'a> {
     state: &'a AppState,
     file_id: String,
+    turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl<'a> CompleteUnderWay<'a> {
     pub fn start(state: &'a AppState, file_id: &str) -> Self {
-        *state.completes().entry(file_id.to_string()).or_default() += 1;
-        CompleteUnderWay { state, file_id: file_id.to_string() }
+        let mut completes = state.completes();
+        let (count, turn) = completes.entry(file_id.to_string()).or_default();
+        *count += 1;
+        CompleteUnderWay { state, file_id: file_id.to_string(), turn: turn.clone() }
+    }
+
+    /// Waits for the other completes of this upload to end. Two at once both found it open,
+    /// and the one that lost the race then found its parts moved into place (answering 400 or
+    /// 500); one after the other, the second is a repeat of a call that succeeded.
+    pub async fn alone(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.turn.clone().lock_owned().await
     }
 }
 
 impl Drop for CompleteUnderWay<'_> {
     fn drop(&mut self) {
         let mut completes = self.state.completes();
-        if let Some(count) = completes.get_mut(&self.file_id) {
+        if let Some((count, _)) = completes.get_mut(&self.file_id) {
             *count -= 1;
             if *count == 0 {
                 completes.remove(&self.file_id);
@@ -143,7 +153,7 @@ impl AppState {
         self.puts.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn completes(&self) -> std::sync::MutexGuard<'_, HashMap<String, usize>> {
+    fn completes(&self) -> std::sync::MutexGuard<'_, HashMap<String, (usize, Arc<tokio::sync::Mutex<()>>)>> {
         self.completes.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -224,7 +224,8 @@ pub(crate) async fn complete(State(state): AppStateRef, headers: HeaderMap, body
     };
     let app = caller.app_namespace(app)?;
     // Before the upload is looked up: from here on no sweep drops it.
-    let _completing = CompleteUnderWay::start(&state, &file_id);
+    let completing = CompleteUnderWay::start(&state, &file_id);
+    let _alone = completing.alone().await;
     let now = state.now();
     let puts_seen = state.put_activity(&file_id);
     let up = find_upload(&state, &caller.tenant, &file_id, &key)?;
@@ -385,19 +386,11 @@ fn finish(state: &AppState, caller: &Caller, file_id: &str, up: &Upload, f: Fini
     let scan_done = iso(now + chrono::Duration::milliseconds(state.cfg.scan_delay_ms as i64));
     let mut conn = state.db();
     let tx = conn.transaction()?;
-    let row: Option<Option<String>> =
-        tx.qrow("SELECT completed_body FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0)).optional()?;
-    // Gone since complete found it: `/_emulator/reset` dropped it (the sweep leaves
-    // uploads alone while a complete runs).
-    let Some(completed) = row else {
+    // Gone since complete found it: `/_emulator/reset` dropped it (the sweep leaves uploads
+    // alone while a complete runs, and completes of one upload run one at a time).
+    let still_open: Option<i64> = tx.qrow("SELECT 1 FROM uploads WHERE file_id = ?1", [file_id], |r| r.get(0)).optional()?;
+    if still_open.is_none() {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "upload expired"));
-    };
-    if let Some(done) = completed {
-        // The same complete sent twice at once: both get the file, as a repeat would.
-        if serde_json::from_str::<Value>(&done).is_ok_and(|v| v == f.body) {
-            return Ok(ok_json(StatusCode::OK, files::json_of(&tx, file_id, &now_iso, true)?));
-        }
-        return Err(ApiError::conflict("this upload was completed by a concurrent request with another body"));
     }
     // Checked under the database lock, which a PUT takes to find the upload still open.
     if state.put_activity(file_id) != f.puts_seen {
