@@ -54,29 +54,32 @@ fn exit_state() -> std::sync::MutexGuard<'static, ExitState> {
     EXIT.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether a thread waiting in a call must never come back into Python.
-fn outlived_by_interpreter() -> bool {
-    let state = exit_state();
-    state.exiting && state.exit_thread != Some(std::thread::current().id())
+/// A thread counted as inside Python (see `ExitState`) until this is dropped.
+struct Inside;
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        exit_state().inside -= 1;
+        LEFT_PYTHON.notify_all();
+    }
+}
+
+/// Counts the calling thread in before it takes the GIL, so that the exit hook waits for it to
+/// leave; `None` once the interpreter is exiting, except on the thread running the hooks.
+/// Counting after the GIL was taken would leave a window: a thread that checked, then waited
+/// for the GIL while the hook returned, would take it during finalization and be ended.
+fn inside_python() -> Option<Inside> {
+    let mut state = exit_state();
+    if state.exiting && state.exit_thread != Some(std::thread::current().id()) {
+        return None;
+    }
+    state.inside += 1;
+    Some(Inside)
 }
 
 /// Runs `f` in Python on one of the SDK's threads, unless the interpreter is exiting.
 fn enter_python<T>(f: impl FnOnce(Python<'_>) -> T) -> Option<T> {
-    struct Inside;
-    impl Drop for Inside {
-        fn drop(&mut self) {
-            exit_state().inside -= 1;
-            LEFT_PYTHON.notify_all();
-        }
-    }
-    {
-        let mut state = exit_state();
-        if state.exiting {
-            return None;
-        }
-        state.inside += 1;
-    }
-    let _inside = Inside;
+    let _inside = inside_python()?;
     Some(Python::attach(f))
 }
 
@@ -730,12 +733,12 @@ fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result
     let mut pending = pending;
     loop {
         // The GIL is released while the call runs; every SIGNAL_POLL, look for Ctrl-C.
-        let (outcome, back) = py.detach(move || {
+        let (outcome, back, _inside) = py.detach(move || {
             let outcome = pending.wait_timeout(SIGNAL_POLL);
-            if outlived_by_interpreter() {
+            let Some(inside) = inside_python() else {
                 park_for_good(); // a daemon thread's call
-            }
-            (outcome, pending)
+            };
+            (outcome, pending, inside)
         });
         pending = back;
         if let Some(result) = outcome {
