@@ -1,17 +1,23 @@
 //! A raised scheduling priority for the thread a transfer waits on: the SHA-256 pass sees every
 //! byte in order, while receiving and writing can share the other core. Under a fair share it
 //! got about three quarters of a core beside them and the client; raised, it runs whenever it
-//! has bytes (a 1 GiB PUT from curl: 1.08 → 0.99 s, medians of alternating runs).
+//! has bytes (a 1 GiB PUT from curl, three alternating rounds of three runs: median 1.06 s
+//! before, 0.94 s after).
+
+use std::marker::PhantomData;
 
 /// How far the priority is raised, in nice steps.
+#[cfg(target_os = "linux")]
 const RAISE: libc::c_int = 5;
 
 /// While alive, the calling thread's nice value is `RAISE` lower, where the process may lower
-/// it (root, or `CAP_SYS_NICE`); elsewhere it does nothing. Dropping it puts the old value
-/// back: the thread returns to a pool that runs other work.
+/// it (root, `CAP_SYS_NICE`, or a high enough `RLIMIT_NICE`); elsewhere it does nothing.
+/// Dropping it puts the old value back: the thread returns to a pool that runs other work.
+/// It stays on the thread it was made on (not `Send`), whose priority it puts back.
 pub(crate) struct Raised {
     #[cfg(target_os = "linux")]
     before: Option<libc::c_int>,
+    on_this_thread: PhantomData<*const ()>,
 }
 
 #[cfg(target_os = "linux")]
@@ -43,10 +49,10 @@ impl Raised {
         #[cfg(target_os = "linux")]
         {
             let before = imp::nice().filter(|&nice| imp::set_nice(nice - RAISE));
-            Raised { before }
+            Raised { before, on_this_thread: PhantomData }
         }
         #[cfg(not(target_os = "linux"))]
-        Raised {}
+        Raised { on_this_thread: PhantomData }
     }
 }
 
@@ -70,7 +76,8 @@ mod tests {
             let raised = Raised::here();
             let inside = imp::nice().expect("getpriority");
             match raised.before {
-                Some(_) => assert_eq!(inside, before - RAISE),
+                // The kernel stops at -20.
+                Some(_) => assert_eq!(inside, (before - RAISE).max(-20)),
                 None => assert_eq!(inside, before, "not allowed to raise: nothing changes"),
             }
         }

@@ -729,11 +729,14 @@ struct Client {
     inner: fluidcloud::blocking::Client,
 }
 
-fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result<Answer>> {
+/// The call's result, and the thread's count inside Python: the caller keeps it until it has
+/// made the result into Python objects, which runs Python code (an exception's `__init__`)
+/// that may hand the GIL over.
+fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<(fluidcloud::Result<Answer>, Inside)> {
     let mut pending = pending;
     loop {
         // The GIL is released while the call runs; every SIGNAL_POLL, look for Ctrl-C.
-        let (outcome, back, _inside) = py.detach(move || {
+        let (outcome, back, inside) = py.detach(move || {
             let outcome = pending.wait_timeout(SIGNAL_POLL);
             let Some(inside) = inside_python() else {
                 park_for_good(); // a daemon thread's call
@@ -742,7 +745,7 @@ fn wait(py: Python<'_>, pending: Pending<Answer>) -> PyResult<fluidcloud::Result
         });
         pending = back;
         if let Some(result) = outcome {
-            return Ok(result);
+            return Ok((result, inside));
         }
         if let Err(interrupt) = py.check_signals() {
             pending.abort();
@@ -814,7 +817,7 @@ impl Client {
             .inner
             .spawn_on(lane, move |c| execute(c, parsed))
             .map_err(|e| to_py_err(py, e))?;
-        let result = wait(py, pending)?;
+        let (result, _inside) = wait(py, pending)?;
         finish(py, result, &failure)
     }
 

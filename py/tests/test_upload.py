@@ -157,6 +157,13 @@ class _ReadTakesNoSize(_Seekable):
         return self.take(len(self.data))
 
 
+class _ReadReturnsAllEveryTime(_Seekable):
+    """A read() with no size that does not keep a position: the official client calls it once."""
+
+    def read(self):
+        return self.data
+
+
 class _ReadReturnsMore(_Seekable):
     """read(n) is allowed to be sloppy; every byte it returns must go up, in order."""
 
@@ -164,7 +171,7 @@ class _ReadReturnsMore(_Seekable):
         return self.take(3 * n + 1)
 
 
-@pytest.mark.parametrize("reader", [_ReadTakesNoSize, _ReadReturnsMore])
+@pytest.mark.parametrize("reader", [_ReadTakesNoSize, _ReadReturnsAllEveryTime, _ReadReturnsMore])
 @pytest.mark.parametrize("size", [1000, SIZE])
 def test_a_file_object_with_an_unusual_read_uploads_every_byte(fc, space, reader, size):
     data = payload(size)

@@ -153,14 +153,15 @@ def _read_takes_a_size(file: Any) -> bool:
 
 
 class _ReadWhole:
-    """A file object whose `read` takes no size, read whole as the official client does (the
-    extension hands the bytes out in pieces)."""
+    """A file object whose `read` takes no size, read whole as the official client does: once
+    (the extension hands the bytes out in pieces), then at its end."""
 
     def __init__(self, file: Any) -> None:
-        self._file = file
+        self._file: Any = file
 
     def read(self, size: int = -1) -> Any:
-        return self._file.read()
+        file, self._file = self._file, None
+        return b"" if file is None else file.read()
 
 
 def upload(
