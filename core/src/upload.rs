@@ -410,8 +410,8 @@ async fn put_part(http: &Http, url: &str, number: u32, stop: &CancellationToken,
 
 /// A zeroed heap buffer whose bytes start on a page boundary, for reading files into. The
 /// kernel copies into memory that is not 64-byte aligned ~4× slower on AMD processors such
-/// as the one this project was first measured on (1.5 against 6.5 GB/s from the page cache), and a plain `Vec` of this size
-/// starts 16 bytes past a page.
+/// as the one this project was first measured on (1.5 against 6.5 GB/s from the page cache),
+/// and a plain `Vec` of this size starts 16 bytes past a page.
 #[derive(Default)]
 struct AlignedBuf {
     storage: Vec<u8>,

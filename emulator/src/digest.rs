@@ -85,8 +85,8 @@ const PAGE: usize = 4096;
 
 /// `len` bytes of `storage` (which has `PAGE - 1` to spare) that start on a page boundary. The
 /// kernel copies into memory that is not 64-byte aligned ~4× slower on AMD processors such
-/// as the one this project was first measured on (1.5 against 6.5 GB/s from the page cache), and a plain `Vec` may start
-/// anywhere.
+/// as the one this project was first measured on (1.5 against 6.5 GB/s from the page cache),
+/// and a plain `Vec` may start anywhere.
 fn page_aligned(storage: &mut [u8], len: usize) -> &mut [u8] {
     // `align_offset` may decline to answer (usize::MAX): then reads are merely slower.
     let start = storage.as_ptr().align_offset(PAGE);

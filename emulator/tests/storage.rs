@@ -1893,6 +1893,7 @@ async fn the_same_complete_twice_at_once_gets_the_file_twice() {
     let space = emu.default_space().await;
     // Many rounds: the second complete may find the upload open and its file already moved
     // into place by the first, a window of a few µs.
+    const ROUNDS: usize = 40;
     for _ in 0..ROUNDS {
         let (t, data, parts) = staged_multipart(&emu, &space).await;
         let body = multipart_body(&t, &data, parts, &space);
@@ -1900,7 +1901,6 @@ async fn the_same_complete_twice_at_once_gets_the_file_twice() {
         let (a, b) = (expect_json(a, StatusCode::OK).await, expect_json(b, StatusCode::OK).await);
         assert_eq!(a, b);
     }
-    const ROUNDS: usize = 40;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
